@@ -1,0 +1,72 @@
+"""Typed errors with a title; the edge (CLI or screen) turns them into a sentence and a fix."""
+
+from __future__ import annotations
+
+
+class WizardError(Exception):
+    """Base class: `message` is one plain sentence, already free of any password."""
+
+    title = "Something went wrong"
+
+    def __init__(self, message: str, *, fix: tuple[str, ...] = (), detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.detail = detail
+
+
+class InputError(WizardError):
+    """The user's input cannot be used: a malformed URL, a missing file, a bad option."""
+
+    title = "Bad input"
+
+
+class ConnectError(WizardError):
+    """The database could not be reached or refused the login."""
+
+    title = "Cannot connect"
+
+
+class RefusedError(WizardError):
+    """The wizard will not do this, and has changed nothing."""
+
+    title = "Refused"
+
+
+class MigrationFailed(WizardError):
+    """A statement failed; the transaction was rolled back."""
+
+    title = "Migration failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: tuple[str, ...] = (),
+        detail: str = "",
+        version: str = "",
+        statement_index: int | None = None,
+        line: int | None = None,
+        sql: str = "",
+        sqlstate: str | None = None,
+        nothing_changed: bool = True,
+    ) -> None:
+        super().__init__(message, fix=fix, detail=detail)
+        self.version = version
+        self.statement_index = statement_index
+        self.line = line
+        self.sql = sql
+        self.sqlstate = sqlstate
+        self.nothing_changed = nothing_changed
+
+
+class Cancelled(WizardError):
+    """The user cancelled; the transaction was rolled back."""
+
+    title = "Cancelled"
+
+
+class PracticeError(WizardError):
+    """The embedded practice database could not be started or loaded."""
+
+    title = "Practice database unavailable"

@@ -1,0 +1,103 @@
+"""The ledger: which migrations ran, when, by whom, and what already existed before.
+
+It lives in a schema of its own so that the application's ORM, which introspects
+`public` (drizzle-kit would offer to drop an unknown table there), never sees it.
+It is created inside the first apply's transaction; reading it never writes.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from wizard import __version__
+
+SCHEMA = "migration_wizard"
+TABLE = f"{SCHEMA}.ledger"
+
+_CREATE = (
+    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+    f"COMMENT ON SCHEMA {SCHEMA} IS 'migration-wizard''s ledger of applied migrations'",
+    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+        version text PRIMARY KEY,
+        name text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('baseline', 'applied')),
+        checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        duration_ms integer NOT NULL DEFAULT 0,
+        applied_by text NOT NULL,
+        wizard_version text NOT NULL,
+        preexisting jsonb NOT NULL DEFAULT '[]'::jsonb
+    )""",
+)
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    version: str
+    name: str
+    kind: str
+    checksum: str
+    applied_at: datetime
+    duration_ms: int
+    applied_by: str
+    wizard_version: str
+    preexisting: tuple[str, ...]
+
+
+def exists(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()
+    return bool(row and row[0] is not None)
+
+
+def read(conn: psycopg.Connection[Any]) -> dict[str, LedgerRow]:
+    if not exists(conn):
+        return {}
+    rows = conn.execute(
+        f"SELECT version, name, kind, checksum, applied_at, duration_ms, applied_by, wizard_version, preexisting"
+        f" FROM {TABLE} ORDER BY version"
+    ).fetchall()
+    return {r[0]: LedgerRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8])) for r in rows}
+
+
+def ensure(conn: psycopg.Connection[Any]) -> None:
+    """Create the ledger; call inside the apply's transaction so a failure leaves nothing."""
+    if exists(conn):
+        return
+    for statement in _CREATE:
+        conn.execute(statement)
+
+
+def who() -> str:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def record(
+    conn: psycopg.Connection[Any],
+    *,
+    version: str,
+    name: str,
+    kind: str,
+    checksum: str,
+    duration_ms: int = 0,
+    preexisting: tuple[str, ...] = (),
+) -> None:
+    conn.execute(
+        f"INSERT INTO {TABLE} (version, name, kind, checksum, duration_ms, applied_by, wizard_version, preexisting)"
+        " VALUES (%s, %s, %s, %s, %s, current_user || ' (' || %s || ')', %s, %s::jsonb)",
+        (version, name, kind, checksum, duration_ms, who(), __version__, json.dumps(list(preexisting))),
+    )
+
+
+def remove(conn: psycopg.Connection[Any], version: str) -> None:
+    conn.execute(f"DELETE FROM {TABLE} WHERE version = %s", (version,))

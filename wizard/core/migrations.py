@@ -1,0 +1,142 @@
+"""Migration files: find them, checksum them, and split them into statements with pglast.
+
+A migration is `NNN_name.sql`, with an optional `NNN_name.down.sql` that undoes it
+and a required `NNN_name.toml` of expectations (see expectations.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pglast
+from pglast import parser
+
+from wizard.core.errors import InputError
+from wizard.core.expectations import Expectations, load_expectations
+
+_FILE = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement of a file, with the line it starts on (for error messages)."""
+
+    index: int
+    sql: str
+    line: int
+    node: Any = field(compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return type(self.node).__name__
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+    sql: str = field(repr=False)
+    checksum: str
+    statements: tuple[Statement, ...] = field(repr=False)
+    expectations: Expectations = field(repr=False)
+    down_path: Path | None = None
+    down_statements: tuple[Statement, ...] = field(default=(), repr=False)
+    skipped_transaction_control: int = 0
+
+    @property
+    def baseline(self) -> bool:
+        return self.expectations.baseline
+
+    @property
+    def label(self) -> str:
+        return f"{self.version}_{self.name}"
+
+
+def default_migrations_dir() -> Path:
+    """Inside an installed wheel the files sit in wizard/migrations; in a checkout, at its top."""
+    package_dir = Path(__file__).resolve().parent.parent
+    bundled = package_dir / "migrations"
+    return bundled if bundled.is_dir() else package_dir.parent / "migrations"
+
+
+def checksum(text: str) -> str:
+    # Line endings are normalised so that a Windows checkout (CRLF) does not look "modified".
+    return hashlib.sha256(text.replace("\r\n", "\n").encode("utf-8")).hexdigest()
+
+
+def split_sql(text: str, source: str = "SQL") -> tuple[list[Statement], int]:
+    """Split with PostgreSQL's own parser; returns the statements and how many BEGIN/COMMITs were dropped.
+
+    The wizard runs each migration in a transaction of its own, so transaction
+    control in a file (as some tools generate it) is left out rather than obeyed.
+    """
+    try:
+        slices = parser.split(text, only_slices=True)
+    except pglast.parser.ParseError as exc:
+        line = text.count("\n", 0, max(0, exc.location)) + 1 if exc.location is not None else None
+        where = f" near line {line}" if line else ""
+        raise InputError(f"{source} has a syntax error{where}: {exc.args[0]}.") from None
+    statements: list[Statement] = []
+    dropped = 0
+    for piece in slices:
+        sql = text[piece]
+        node = pglast.parse_sql(sql)[0].stmt
+        if type(node).__name__ == "TransactionStmt":
+            dropped += 1
+            continue
+        line = text.count("\n", 0, piece.start) + 1
+        statements.append(Statement(len(statements) + 1, sql, line, node))
+    return statements, dropped
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read {path}: {exc}.") from None
+
+
+def load_migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or default_migrations_dir()
+    if not directory.is_dir():
+        raise InputError(f"The migrations folder {directory} does not exist.")
+    migrations: list[Migration] = []
+    for path in sorted(directory.iterdir()):
+        match = _FILE.match(path.name)
+        if not match:
+            continue
+        version, name = match.groups()
+        sql = _read(path)
+        statements, dropped = split_sql(sql, path.name)
+        expectations = load_expectations(path.with_suffix(".toml"))
+        if expectations.version != version:
+            raise InputError(f"{path.with_suffix('.toml').name} says version {expectations.version}, not {version}.")
+        down_path = path.with_name(f"{version}_{name}.down.sql")
+        down_statements: list[Statement] = []
+        if down_path.exists():
+            down_statements, _ = split_sql(_read(down_path), down_path.name)
+        migrations.append(
+            Migration(
+                version=version,
+                name=name,
+                path=path,
+                sql=sql,
+                checksum=checksum(sql),
+                statements=tuple(statements),
+                expectations=expectations,
+                down_path=down_path if down_path.exists() else None,
+                down_statements=tuple(down_statements),
+                skipped_transaction_control=dropped,
+            )
+        )
+    if not migrations:
+        raise InputError(f"The folder {directory} holds no migration files (named like 002_name.sql).")
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise InputError(f"Two migration files in {directory} share a version number.")
+    return migrations

@@ -1,0 +1,243 @@
+"""Runs a migration's statements in one transaction, safely, reporting each step.
+
+Safety rules, each for a reason:
+- A *transaction-scoped* advisory lock serialises runs of the wizard: session locks
+  do not survive Neon's transaction-mode pooler.
+- `SET LOCAL lock_timeout` is short, so a statement that must wait for a busy table
+  gives up quickly instead of queueing every other query on that table behind it.
+  The whole transaction is then rolled back (releasing what it held), the session
+  holding the lock is reported, and the transaction is retried after a backoff,
+  until the wait budget is used up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from wizard.core import catalog
+from wizard.core.describe import describe
+from wizard.core.doctor import diagnose
+from wizard.core.errors import Cancelled, MigrationFailed
+from wizard.core.events import (
+    Emit,
+    LockWait,
+    MigrationStarted,
+    StatementFinished,
+    StatementStarted,
+    WaitingForOtherRun,
+)
+from wizard.core.migrations import Statement
+
+# pg_try_advisory_xact_lock key shared by every run of the wizard ("migwiz" in ASCII).
+RUN_LOCK_KEY = 0x6D696777697A
+DEFAULT_LOCK_TIMEOUT_MS = 1000
+DEFAULT_MAX_WAIT = 60.0
+_BACKOFF = (0.5, 1.0, 2.0, 3.0, 5.0)
+
+
+@dataclass
+class RunOptions:
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
+    max_wait: float = DEFAULT_MAX_WAIT
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, but wake up at once when the user cancels."""
+        if self.cancel.wait(seconds):
+            raise Cancelled("Cancelled by the user; the transaction was rolled back and nothing was changed.")
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("Cancelled by the user; the transaction was rolled back and nothing was changed.")
+
+
+class _StatementError(Exception):
+    def __init__(self, statement: Statement, error: psycopg.Error) -> None:
+        super().__init__(str(error))
+        self.statement = statement
+        self.error = error
+
+
+Prepare = Callable[[psycopg.Connection[Any]], Sequence[Statement] | None]
+Finish = Callable[[psycopg.Connection[Any], float], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one transaction does: `prepare` runs first under the run lock and returns the
+    statements to run (or None to stop: e.g. another run already applied it);
+    `finish` runs last, in the same transaction (e.g. to write the ledger)."""
+
+    version: str
+    name: str
+    direction: str
+    schema: str
+    tables: tuple[str, ...]
+    prepare: Prepare
+    finish: Finish
+
+
+def run(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Emit) -> float | None:
+    """Run the plan; returns its duration in seconds, or None when prepare stopped it."""
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        options.check_cancel()
+        try:
+            return _attempt(conn, plan, options, emit, attempt)
+        except psycopg.Error as exc:
+            raise _unexpected(plan, exc, conn) from None
+        except _StatementError as failure:
+            if conn.closed:
+                raise _unexpected(plan, failure.error, conn) from None
+            if not isinstance(failure.error, pg_errors.LockNotAvailable):
+                raise _failed(plan, failure) from None
+            waited = time.monotonic() - started
+            holders = catalog.lock_holders(conn, plan.schema, _relations(plan, failure.statement))
+            if waited >= options.max_wait:
+                raise _lock_exhausted(plan, failure, waited, holders) from None
+            retry_in = min(_BACKOFF[min(attempt - 1, len(_BACKOFF) - 1)], max(0.1, options.max_wait - waited))
+            relation = ", ".join(_relations(plan, failure.statement))
+            emit(LockWait(plan.version, relation, waited, options.max_wait, retry_in, holders))
+            options.pause(retry_in)
+
+
+def _attempt(
+    conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Emit, attempt: int
+) -> float | None:
+    notices: list[str] = []
+
+    def on_notice(diag: psycopg.errors.Diagnostic) -> None:
+        notices.append(f"{diag.severity or 'NOTICE'}: {diag.message_primary or ''}")
+
+    conn.add_notice_handler(on_notice)
+    try:
+        with conn.transaction():
+            _take_run_lock(conn, options, emit)
+            statements = plan.prepare(conn)
+            if statements is None:
+                return None
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{options.lock_timeout_ms}ms",))
+            total = len(statements)
+            emit(MigrationStarted(plan.version, plan.name, total, attempt, plan.direction))
+            began = time.monotonic()
+            for statement in statements:
+                options.check_cancel()
+                emit(StatementStarted(plan.version, statement.index, total, statement.sql, statement.line))
+                notices.clear()
+                t0 = time.monotonic()
+                try:
+                    cursor = conn.execute(statement.sql)
+                except psycopg.Error as exc:
+                    if isinstance(exc, pg_errors.QueryCanceled) and options.cancel.is_set():
+                        options.check_cancel()
+                    raise _StatementError(statement, exc) from exc
+                emit(
+                    StatementFinished(
+                        plan.version,
+                        statement.index,
+                        total,
+                        statement.sql,
+                        statement.line,
+                        cursor.statusmessage or "",
+                        time.monotonic() - t0,
+                        tuple(notices),
+                    )
+                )
+            duration = time.monotonic() - began
+            plan.finish(conn, duration)
+            return duration
+    finally:
+        conn.remove_notice_handler(on_notice)
+
+
+def _take_run_lock(conn: psycopg.Connection[Any], options: RunOptions, emit: Emit) -> None:
+    # Another run may itself be waiting out a busy table, so this budget is larger.
+    budget = options.max_wait * 2 + 30
+    started = time.monotonic()
+    last_report = -1.0
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RUN_LOCK_KEY,)).fetchone()
+        if row and row[0]:
+            return
+        waited = time.monotonic() - started
+        if waited > budget:
+            raise MigrationFailed(
+                f"Another run of the wizard has been working on this database for over {budget:.0f} s.",
+                fix=("Wait for it to finish (see its window or CI job), then run this command again.",),
+            )
+        if waited - last_report >= 5 or last_report < 0:
+            emit(WaitingForOtherRun(waited, catalog.advisory_lock_holders(conn, RUN_LOCK_KEY)))
+            last_report = waited
+        options.pause(0.25)
+
+
+def _relations(plan: Plan, statement: Statement) -> tuple[str, ...]:
+    relation = describe(statement).relation
+    return (relation,) if relation else plan.tables
+
+
+def _failed(plan: Plan, failure: _StatementError) -> MigrationFailed:
+    error = failure.error
+    diag = error.diag
+    primary = diag.message_primary or str(error).strip().splitlines()[0]
+    detail = "\n".join(
+        f"{label}: {text}"
+        for label, text in (("DETAIL", diag.message_detail), ("HINT", diag.message_hint))
+        if text
+    )
+    found = diagnose(str(error), sqlstate=error.sqlstate)
+    statement = failure.statement
+    return MigrationFailed(
+        f"Statement {statement.index} (line {statement.line}) failed: {primary}",
+        fix=found.fix,
+        detail=detail,
+        version=plan.version,
+        statement_index=statement.index,
+        line=statement.line,
+        sql=statement.sql,
+        sqlstate=error.sqlstate,
+    )
+
+
+def _unexpected(plan: Plan, error: psycopg.Error, conn: psycopg.Connection[Any]) -> MigrationFailed:
+    found = diagnose(str(error), sqlstate=error.sqlstate)
+    primary = error.diag.message_primary or str(error).strip().splitlines()[0]
+    if conn.closed:
+        # The server rolls back an unfinished transaction, but if the link broke while
+        # committing, only the database can tell whether the commit happened.
+        return MigrationFailed(
+            f"The connection was lost while working on {plan.version}: {primary}",
+            fix=("Run `migration-wizard status` to see whether the migration was recorded.", *found.fix),
+            version=plan.version,
+            sqlstate=error.sqlstate,
+            nothing_changed=False,
+        )
+    return MigrationFailed(
+        f"Could not prepare {plan.version}: {primary}", fix=found.fix, version=plan.version, sqlstate=error.sqlstate
+    )
+
+
+def _lock_exhausted(
+    plan: Plan, failure: _StatementError, waited: float, holders: tuple[Any, ...]
+) -> MigrationFailed:
+    who = "; ".join(h.describe() for h in holders) or "a session that has since finished"
+    statement = failure.statement
+    return MigrationFailed(
+        f"Gave up after waiting {waited:.0f} s for a lock on {', '.join(_relations(plan, statement))},"
+        f" held by {who}.",
+        fix=diagnose("lock timeout", sqlstate="55P03").fix,
+        version=plan.version,
+        statement_index=statement.index,
+        line=statement.line,
+        sql=statement.sql,
+        sqlstate="55P03",
+    )

@@ -1,0 +1,343 @@
+"""Verification: does the database hold what each migration's expectations file declares?
+
+Every check returns pass, warn or fail with the rows to show. Everything runs in one
+transaction that is always rolled back, so verify leaves nothing behind, not even
+the test rows of the smoke test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from wizard.core import catalog, ledger
+from wizard.core.expectations import CheckSpec, Expectations
+from wizard.core.migrations import Migration
+
+Conn = psycopg.Connection[Any]
+PASS, WARN, FAIL = "pass", "warn", "fail"
+_RANK = {PASS: 0, WARN: 1, FAIL: 2}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    title: str
+    status: str
+    detail: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checks: list[CheckResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAIL for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checks": [
+                {"id": c.id, "title": c.title, "status": c.status, "detail": c.detail, "rows": c.rows}
+                for c in self.checks
+            ],
+        }
+
+
+def _worst(statuses: Sequence[str]) -> str:
+    return max(statuses, key=lambda s: _RANK[s], default=PASS)
+
+
+@dataclass
+class _Context:
+    conn: Conn
+    migration: Migration
+    exp: Expectations
+    recorded: ledger.LedgerRow | None
+
+
+Check = Callable[[_Context, CheckSpec], CheckResult]
+
+
+def run_verify(conn: Conn, migrations: Sequence[Migration]) -> VerifyReport:
+    results: list[CheckResult] = []
+    with conn.transaction(force_rollback=True):
+        rows = ledger.read(conn)
+        for migration in migrations:
+            if migration.baseline:
+                continue
+            ctx = _Context(conn, migration, migration.expectations, rows.get(migration.version))
+            for spec in migration.expectations.checks:
+                results.append(_run_check(ctx, spec))
+    return VerifyReport(results)
+
+
+def _run_check(ctx: _Context, spec: CheckSpec) -> CheckResult:
+    # Each check in a savepoint of its own: one failing query must not abort the others.
+    try:
+        with ctx.conn.transaction():
+            return _CHECKS[spec.kind](ctx, spec)
+    except psycopg.Error as exc:
+        return CheckResult(spec.id, spec.title, FAIL, f"The check could not run: {_first_line(exc)}")
+
+
+def _columns(ctx: _Context, spec: CheckSpec) -> CheckResult:
+    expected = {c.name: c for c in ctx.exp.columns_of(spec.table)}
+    actual = catalog.columns(ctx.conn, ctx.exp.schema, spec.table)
+    if not actual:
+        return CheckResult(spec.id, spec.title, FAIL, f"Table {spec.table} does not exist.")
+    found = {c.name: c for c in actual}
+    rows: list[dict[str, Any]] = []
+    statuses: list[str] = []
+    problems: list[str] = []
+    for column in actual:
+        want = expected.get(column.name)
+        row: dict[str, Any] = {
+            "column": column.name,
+            "type": column.data_type,
+            "nullable": "YES" if column.nullable else "NO",
+            "new": want is not None,
+            "status": "",
+            "note": "",
+        }
+        if want is not None:
+            row["status"], row["note"] = _judge_column(want.type, want.nullable, column, want.tolerated)
+            statuses.append(row["status"])
+            if row["status"] != PASS:
+                problems.append(f"{column.name}: {row['note']}")
+        rows.append(row)
+    for name, want in expected.items():
+        if name not in found:
+            rows.append(
+                {
+                    "column": name,
+                    "type": want.type,
+                    "nullable": "YES" if want.nullable else "NO",
+                    "new": True,
+                    "status": FAIL,
+                    "note": "missing",
+                }
+            )
+            statuses.append(FAIL)
+            problems.append(f"{name} is missing")
+    status = _worst(statuses)
+    detail = "; ".join(problems) if problems else f"All {len(expected)} expected columns are present."
+    return CheckResult(spec.id, spec.title, status, detail, rows)
+
+
+def _judge_column(
+    want_type: str, want_nullable: bool, column: catalog.ColumnInfo, tolerated: Sequence[Any]
+) -> tuple[str, str]:
+    if column.data_type != want_type:
+        for alt in tolerated:
+            if alt.type == column.data_type:
+                return WARN, f"is {column.data_type}, expected {want_type}; to fix: {alt.fix}"
+        return FAIL, f"is {column.data_type}, expected {want_type}"
+    if column.nullable != want_nullable:
+        if want_nullable:
+            return FAIL, "is NOT NULL, so inserts that leave it out would fail; expected nullable"
+        return FAIL, "allows NULL; expected NOT NULL"
+    return PASS, "ok"
+
+
+def _table_exists(ctx: _Context, spec: CheckSpec) -> CheckResult:
+    want = next((t for t in ctx.exp.tables if t.name == spec.table), None)
+    found = catalog.table_type(ctx.conn, ctx.exp.schema, spec.table)
+    row = {"table": spec.table, "table_type": found or "(missing)"}
+    if found is None:
+        return CheckResult(spec.id, spec.title, FAIL, f"Table {spec.table} does not exist.", [row])
+    if want and found != want.type:
+        return CheckResult(spec.id, spec.title, FAIL, f"{spec.table} is a {found}, not a {want.type}.", [row])
+    return CheckResult(spec.id, spec.title, PASS, f"{spec.table} exists ({found}).", [row])
+
+
+def _foreign_keys(ctx: _Context, spec: CheckSpec) -> CheckResult:
+    wanted = [f for f in ctx.exp.foreign_keys if f.table == spec.table]
+    actual = catalog.foreign_keys(ctx.conn, ctx.exp.schema, spec.table)
+    rows: list[dict[str, Any]] = []
+    statuses: list[str] = []
+    problems: list[str] = []
+    for want in wanted:
+        match = next(
+            (
+                a
+                for a in actual
+                if a.columns == want.columns
+                and a.references_table == want.references_table
+                and a.references_columns == want.references_columns
+            ),
+            None,
+        )
+        target = f"{want.references_table}({', '.join(want.references_columns)})"
+        row = {"columns": ", ".join(want.columns), "references": target, "on_delete": "", "status": FAIL}
+        if match is None:
+            problems.append(f"no foreign key from {', '.join(want.columns)} to {target}")
+        elif match.on_delete != want.on_delete:
+            row.update(on_delete=match.on_delete, status=WARN)
+            problems.append(f"ON DELETE is {match.on_delete}, expected {want.on_delete}")
+        else:
+            row.update(on_delete=match.on_delete, status=PASS)
+        rows.append(row)
+        statuses.append(row["status"])
+    status = _worst(statuses)
+    detail = "; ".join(problems) if problems else "Foreign key present and enforced."
+    return CheckResult(spec.id, spec.title, status, detail, rows)
+
+
+def _indexes(ctx: _Context, spec: CheckSpec) -> CheckResult:
+    wanted = ctx.exp.indexes
+    found = catalog.indexes(ctx.conn, ctx.exp.schema, [i.name for i in wanted])
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for want in wanted:
+        got = found.get(want.name)
+        row = {"index": want.name, "table": want.table, "columns": ", ".join(want.columns), "status": PASS, "note": ""}
+        if got is None:
+            row.update(status=FAIL, note="missing")
+        elif got.table != want.table or got.columns != want.columns:
+            row.update(status=FAIL, note=f"is on {got.table} ({', '.join(got.columns)})")
+        elif not got.valid:
+            row.update(status=FAIL, note="exists but is INVALID (a failed CREATE INDEX CONCURRENTLY)")
+        if row["status"] != PASS:
+            problems.append(f"{want.name} {row['note']}")
+        rows.append(row)
+    status = _worst([r["status"] for r in rows])
+    detail = "; ".join(problems) if problems else f"All {len(wanted)} indexes exist."
+    return CheckResult(spec.id, spec.title, status, detail, rows)
+
+
+def _invalid_indexes(ctx: _Context, spec: CheckSpec) -> CheckResult:
+    bad = catalog.invalid_indexes(ctx.conn, ctx.exp.schema, list(ctx.exp.tables_touched()))
+    rows = [{"index": i.name, "table": i.table, "fix": f"REINDEX INDEX {i.name};"} for i in bad]
+    if bad:
+        names = ", ".join(i.name for i in bad)
+        return CheckResult(spec.id, spec.title, FAIL, f"Invalid indexes (not used by queries): {names}.", rows)
+    return CheckResult(spec.id, spec.title, PASS, "No invalid index on the migration's tables.", rows)
+
+
+def _ledger(ctx: _Context, spec: CheckSpec) -> CheckResult:
+    row = ctx.recorded
+    label = ctx.migration.label
+    if row is None:
+        return CheckResult(
+            spec.id,
+            spec.title,
+            WARN,
+            f"{label} is not recorded in the ledger (was it run by hand?): run migrate to complete and record it.",
+            [{"version": ctx.migration.version, "recorded": "no"}],
+        )
+    table = {
+        "version": row.version,
+        "recorded": "yes",
+        "applied_at": row.applied_at.isoformat(timespec="seconds"),
+        "applied_by": row.applied_by,
+        "checksum_matches": row.checksum == ctx.migration.checksum,
+    }
+    if row.checksum != ctx.migration.checksum:
+        return CheckResult(
+            spec.id,
+            spec.title,
+            WARN,
+            f"{label} changed after it was applied (checksum drift): the database may not match the file.",
+            [table],
+        )
+    return CheckResult(spec.id, spec.title, PASS, f"{label} is recorded and unchanged.", [table])
+
+
+def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
+    smoke = ctx.exp.smoke_test
+    if smoke is None:
+        return CheckResult(spec.id, spec.title, WARN, "No smoke test is declared for this migration.")
+    conn, schema = ctx.conn, ctx.exp.schema
+    for table in (smoke.table, smoke.parent_table):
+        if not catalog.table_exists(conn, schema, table):
+            return CheckResult(spec.id, spec.title, FAIL, f"Skipped: table {table} does not exist.")
+    rows: list[dict[str, Any]] = []
+    statuses: list[str] = []
+    parent = sql.Identifier(schema, smoke.parent_table)
+    key = sql.Identifier(smoke.parent_key)
+    found = conn.execute(sql.SQL("SELECT {} FROM {} LIMIT 1").format(key, parent)).fetchone()
+    parent_id = found[0] if found else None
+    if parent_id is None:
+        try:
+            with conn.transaction():
+                parent_id = _insert(conn, schema, smoke.parent_table, smoke.parent_values, smoke.parent_key)
+            rows.append({"step": f"create a test row in empty {smoke.parent_table}", "result": PASS, "detail": ""})
+        except psycopg.Error as exc:
+            rows.append({"step": f"create a test row in empty {smoke.parent_table}", "result": WARN,
+                         "detail": _first_line(exc)})
+            statuses.append(WARN)
+    else:
+        rows.append({"step": f"use an existing {smoke.parent_table} row", "result": PASS, "detail": str(parent_id)})
+    if parent_id is not None:
+        values = {**smoke.values, smoke.foreign_key_column: parent_id}
+        try:
+            with conn.transaction():
+                _insert(conn, schema, smoke.table, values, smoke.foreign_key_column)
+            rows.append({"step": f"insert into {smoke.table}", "result": PASS, "detail": "inserted"})
+            statuses.append(PASS)
+        except psycopg.Error as exc:
+            rows.append({"step": f"insert into {smoke.table}", "result": FAIL, "detail": _first_line(exc)})
+            statuses.append(FAIL)
+    bogus = {**smoke.values, smoke.foreign_key_column: _absent_key(conn, schema, smoke.parent_table, smoke.parent_key)}
+    step = f"insert with an {smoke.foreign_key_column} that does not exist (must be refused)"
+    try:
+        with conn.transaction():
+            _insert(conn, schema, smoke.table, bogus, smoke.foreign_key_column)
+        rows.append({"step": step, "result": FAIL, "detail": "accepted: the foreign key is not enforced"})
+        statuses.append(FAIL)
+    except pg_errors.ForeignKeyViolation:
+        rows.append({"step": step, "result": PASS, "detail": "refused by the foreign key"})
+        statuses.append(PASS)
+    except psycopg.Error as exc:
+        rows.append({"step": step, "result": FAIL, "detail": _first_line(exc)})
+        statuses.append(FAIL)
+    rows.append({"step": "roll back every test row", "result": PASS, "detail": "nothing is left behind"})
+    status = _worst(statuses)
+    detail = {
+        PASS: "Test insert worked and the foreign key refused a bad reference; all rolled back.",
+        WARN: "Could not create a test parent row (see rows); the foreign key test still ran.",
+        FAIL: "The test insert did not behave as expected (see rows).",
+    }[status]
+    return CheckResult(spec.id, spec.title, status, detail, rows)
+
+
+def _insert(conn: Conn, schema: str, table: str, values: dict[str, Any], returning: str) -> Any:
+    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+        sql.Identifier(schema, table),
+        sql.SQL(", ").join(sql.Identifier(k) for k in values),
+        sql.SQL(", ").join(sql.Placeholder() for _ in values),
+        sql.Identifier(returning),
+    )
+    row = conn.execute(query, list(values.values())).fetchone()
+    return row[0] if row else None
+
+
+def _absent_key(conn: Conn, schema: str, table: str, key: str) -> Any:
+    query = sql.SQL("SELECT k FROM (SELECT gen_random_uuid() AS k) g WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {} = g.k)")
+    while True:
+        row = conn.execute(query.format(sql.Identifier(schema, table), sql.Identifier(key))).fetchone()
+        if row:
+            return row[0]
+
+
+def _first_line(exc: psycopg.Error) -> str:
+    return exc.diag.message_primary or str(exc).strip().splitlines()[0]
+
+
+_CHECKS: dict[str, Check] = {
+    "columns": _columns,
+    "table_exists": _table_exists,
+    "foreign_keys": _foreign_keys,
+    "indexes": _indexes,
+    "invalid_indexes": _invalid_indexes,
+    "smoke_test": _smoke_test,
+    "ledger": _ledger,
+}
