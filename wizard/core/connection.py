@@ -106,7 +106,7 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
         hint = (
             f"Remove '+{name.split('+', 1)[1]}': that is a SQLAlchemy driver name, not part of a PostgreSQL URL."
             if name.lower().startswith(("postgres+", "postgresql+"))
-            else "A PostgreSQL URL looks like postgresql://user:password@host/database?sslmode=require."
+            else "A PostgreSQL URL starts with postgresql:// (copy it from your provider's console)."
         )
         raise InputError(f"The URL starts with '{name}://', which is not a PostgreSQL URL.", fix=(hint,))
     if not scheme and "=" not in text:

@@ -1,0 +1,90 @@
+"""The headless command line. Deliberately imports no textual: scripts and CI start fast."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from wizard.cli.output import Printer
+from wizard.cli.parser import build_parser
+from wizard.core.errors import (
+    Cancelled,
+    ConnectError,
+    InputError,
+    MigrationFailed,
+    PracticeError,
+    RefusedError,
+    WizardError,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INPUT = 0, 1, 2, 3
+_EXIT_CODES: tuple[tuple[type[WizardError], int], ...] = (
+    (InputError, EXIT_INPUT),
+    (ConnectError, EXIT_INPUT),
+    (PracticeError, EXIT_INPUT),
+    (RefusedError, EXIT_REFUSED),
+    (MigrationFailed, EXIT_FAILED),
+    (Cancelled, EXIT_FAILED),
+)
+
+Command = Callable[[argparse.Namespace, Printer], int]
+
+
+def _commands() -> dict[str | None, Command]:
+    from wizard.cli import changes, commands
+
+    return {
+        None: changes.cmd_guided,
+        "status": commands.cmd_status,
+        "plan": commands.cmd_plan,
+        "sql": commands.cmd_sql,
+        "migrate": changes.cmd_migrate,
+        "verify": commands.cmd_verify,
+        "rollback": changes.cmd_rollback,
+        "practice": commands.cmd_practice,
+    }
+
+
+def report_error(printer: Printer, error: WizardError) -> None:
+    printer.err(f"Error: {error.message}")
+    if isinstance(error, MigrationFailed):
+        if error.sql:
+            printer.err("  The statement: " + " ".join(error.sql.split())[:300])
+        if error.nothing_changed:
+            printer.err("  The transaction was rolled back: nothing was changed.")
+    if error.detail:
+        for line in error.detail.splitlines():
+            printer.err(f"  {line}")
+    for number, step in enumerate(error.fix, 1):
+        printer.err(f"  {number}. {step}" if len(error.fix) > 1 else f"  What to do: {step}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    printer = Printer()
+    command = _commands()[args.command]
+    try:
+        return command(args, printer)
+    except WizardError as error:
+        report_error(printer, error)
+        return next((code for kind, code in _EXIT_CODES if isinstance(error, kind)), EXIT_FAILED)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from
+        # complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        printer.err("Interrupted: an unfinished transaction is rolled back by the server; nothing was committed.")
+        return EXIT_FAILED
+    except Exception as error:  # a bug: say so plainly, never a raw traceback unless asked
+        if args.debug:
+            traceback.print_exc()
+        printer.err(f"Unexpected error ({type(error).__name__}): {error}. Run again with --debug for details.")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

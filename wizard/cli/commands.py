@@ -1,0 +1,166 @@
+"""The read-only commands: status, plan, sql, verify and practice."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+
+from wizard.cli.output import Printer, object_label, table
+from wizard.cli.session import Session, open_session
+from wizard.core import catalog, engine, practice, verify
+from wizard.core.describe import describe
+from wizard.core.migrations import Migration, load_migrations
+
+
+def cmd_status(args: argparse.Namespace, printer: Printer) -> int:
+    session = open_session(args, printer, to_stderr=args.json)
+    try:
+        states = engine.status(session.conn, session.migrations)
+    finally:
+        session.close()
+    target = session.target
+    if args.json:
+        printer.out(
+            json.dumps(
+                {
+                    "server_version": session.server_version,
+                    "database": target.database,
+                    "host": target.host,
+                    "practice": target.practice,
+                    "migrations": [
+                        {"version": s.migration.version, "name": s.migration.name, "state": s.state, "note": s.note}
+                        for s in states
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    printer.out(f"Server: PostgreSQL {session.server_version}")
+    width = max(len(s.migration.label) for s in states)
+    for s in states:
+        note = f"  ({s.note})" if s.note else ""
+        printer.out(f"  {s.migration.label.ljust(width)}  {s.state}{note}")
+    todo = engine.pending(states)
+    if any(s.state == engine.MODIFIED for s in states):
+        printer.out("A migration file changed after it was applied: run `migration-wizard verify` to check the database.")
+    elif todo:
+        printer.out(f"{len(todo)} pending: `migration-wizard plan` shows what would run, `migrate` applies it.")
+    else:
+        printer.out("Up to date: nothing to apply.")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace, printer: Printer) -> int:
+    session = open_session(args, printer)
+    try:
+        states = engine.status(session.conn, session.migrations)
+        todo = engine.pending(states)
+        present = {m.version: set(catalog.existing_objects(session.conn, m.expectations)) for m in todo}
+        if todo:
+            engine.refuse_unless_precondition(session.conn, todo[0])
+    finally:
+        session.close()
+    if not todo:
+        printer.out("Nothing to do: every migration is applied.")
+        return 0
+    for migration in todo:
+        _print_plan(printer, migration, present[migration.version])
+    printer.out("Nothing has been changed. `migration-wizard migrate` applies this, in one transaction per migration.")
+    return 0
+
+
+def _print_plan(printer: Printer, migration: Migration, present: set[str]) -> None:
+    total = len(migration.statements)
+    printer.out(f"{migration.label}: {migration.expectations.title} ({total} statements, one transaction)")
+    if migration.skipped_transaction_control:
+        printer.out("  (BEGIN/COMMIT in the file are left out: the wizard runs the migration in its own transaction)")
+    for statement in migration.statements:
+        what = describe(statement)
+        printer.out()
+        printer.out(f"  [{statement.index}/{total}] line {statement.line}")
+        for line in statement.sql.splitlines():
+            printer.out(f"      {line}")
+        already = [c for c in what.creates if c in present]
+        printer.out(f"    what it does: {what.summary}")
+        if already and len(already) == len(what.creates):
+            printer.out(f"    already present ({', '.join(object_label(k) for k in already)}): no change")
+        printer.out(f"    lock: {what.lock}")
+    printer.out()
+
+
+def cmd_sql(args: argparse.Namespace, printer: Printer) -> int:
+    migrations = [m for m in load_migrations(args.migrations_dir) if not m.baseline]
+    printer.out("-- migration-wizard: paste into the Neon SQL Editor (Dashboard > SQL Editor) and click Run.")
+    printer.out("-- It runs in one transaction: either all of it is applied or none of it.")
+    printer.out("-- Every statement is idempotent, so running it twice is harmless. Afterwards run")
+    printer.out("-- `migration-wizard verify`, and `migration-wizard migrate` to record it in the ledger.")
+    printer.out("BEGIN;")
+    for migration in migrations:
+        printer.out()
+        printer.out(f"-- {migration.label}: {migration.expectations.title}")
+        for statement in migration.statements:
+            printer.out(statement.sql + ";")
+    printer.out()
+    printer.out("COMMIT;")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, printer: Printer) -> int:
+    session = open_session(args, printer, to_stderr=args.json)
+    try:
+        report = verify.run_verify(session.conn, session.migrations)
+    finally:
+        session.close()
+    if args.json:
+        printer.out(json.dumps(report.to_json(), indent=2, default=str))
+    else:
+        print_verify(printer, report)
+    return 0 if report.ok else 1
+
+
+def print_verify(printer: Printer, report: verify.VerifyReport) -> None:
+    labels = {verify.PASS: "PASS", verify.WARN: "WARN", verify.FAIL: "FAIL"}
+    for check in report.checks:
+        printer.out(f"{labels[check.status]}  {check.title}: {check.detail}")
+        rows = [_display_row(r) for r in check.rows]
+        for line in table(rows):
+            printer.out(line)
+    failed = sum(c.status == verify.FAIL for c in report.checks)
+    warned = sum(c.status == verify.WARN for c in report.checks)
+    total = len(report.checks)
+    warnings = f" ({warned} warning{'s' if warned != 1 else ''})" if warned else ""
+    if report.ok:
+        printer.out(f"Verify: OK, no check failed out of {total}{warnings}.")
+    else:
+        printer.out(f"Verify: FAILED, {failed} of {total} checks failed{warnings}.")
+
+
+def _display_row(row: dict[str, object]) -> dict[str, object]:
+    shown = dict(row)
+    if isinstance(shown.get("new"), bool):
+        shown["new"] = "NEW" if shown["new"] else ""
+    return shown
+
+
+def cmd_practice(args: argparse.Namespace, printer: Printer) -> int:
+    args.practice = True
+    args.database_url = None
+    session = open_session(args, printer)
+    try:
+        counts = practice.summary(session.conn)
+        states = engine.status(session.conn, session.migrations)
+    finally:
+        session.close()
+    printer.out(f"The practice database (PostgreSQL {session.server_version}) holds:")
+    for line in table([{"table": name, "rows": rows} for name, rows in counts], indent="  "):
+        printer.out(line)
+    _print_states(printer, states)
+    printer.out("Try it: migration-wizard --practice migrate --yes --skip-backup, then verify and rollback.")
+    return 0
+
+
+def _print_states(printer: Printer, states: Sequence[engine.MigrationStatus]) -> None:
+    for s in states:
+        printer.out(f"  {s.migration.label}: {s.state}")

@@ -1,0 +1,121 @@
+"""Command-line grammar: `migration-wizard [TARGET] [COMMAND] [OPTIONS]`.
+
+TARGET options are accepted before or after the command: they are declared on the
+main parser and again on each subcommand with SUPPRESS defaults, so a value given
+after the command wins and one given before is not overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from wizard import __version__
+from wizard.core.connection import DEFAULT_CONNECT_TIMEOUT
+from wizard.core.runner import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_WAIT
+
+DESCRIPTION = "A guided, safe PostgreSQL schema migration (the Phase 2 Vision API change)."
+EPILOG = "Exit status: 0 done, 1 a check or migration failed, 2 refused or usage error, 3 cannot connect or bad input."
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _target_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("target (where to work; default: the DATABASE_URL environment variable)")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--practice", action="store_true", default=default(False), help="use the embedded practice database"
+    )
+    choice.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=default(None),
+        help="the database URL (prefer the DATABASE_URL variable: a URL here shows its password in ps)",
+    )
+    group.add_argument(
+        "--migrations-dir", metavar="DIR", type=Path, default=default(None), help="use another set of migrations"
+    )
+    group.add_argument(
+        "--connect-timeout",
+        metavar="S",
+        type=_positive_float,
+        default=default(DEFAULT_CONNECT_TIMEOUT),
+        help=f"seconds to wait for the server to answer (default {DEFAULT_CONNECT_TIMEOUT:.0f})",
+    )
+    group.add_argument(
+        "--debug", action="store_true", default=default(False), help="show a traceback for unexpected errors"
+    )
+
+
+def _lock_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lock-timeout",
+        metavar="MS",
+        type=_positive_int,
+        default=DEFAULT_LOCK_TIMEOUT_MS,
+        help=f"give up one try at a busy table after MS milliseconds (default {DEFAULT_LOCK_TIMEOUT_MS})",
+    )
+    parser.add_argument(
+        "--max-wait",
+        metavar="S",
+        type=_positive_float,
+        default=DEFAULT_MAX_WAIT,
+        help=f"keep retrying a busy table for up to S seconds in all (default {DEFAULT_MAX_WAIT:.0f})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="migration-wizard", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"migration-wizard {__version__}")
+    _target_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+        _target_options(sub, suppress=True)
+        return sub
+
+    status = command("status", "show the server and each migration's state: applied, pending or modified")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    command("plan", "show the SQL that would run, statement by statement, with what each does")
+    command("sql", "print the migration, paste-ready for the Neon SQL editor (needs no database)")
+
+    migrate = command("migrate", "apply the pending migrations, one line per statement as it runs")
+    migrate.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    migrate.add_argument("--skip-backup", action="store_true", help="go ahead without taking a backup first")
+    _lock_options(migrate)
+
+    verify = command("verify", "check that the database holds everything the migrations promise")
+    shape = verify.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print JSON")
+    shape.add_argument("--plain", action="store_true", help="print text tables")
+
+    rollback = command("rollback", "say what would be lost, then undo the latest migration")
+    rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _lock_options(rollback)
+
+    practice = command("practice", "start the practice database and show what it holds")
+    practice.add_argument("--reset", action="store_true", help="recreate it from scratch")
+    return parser

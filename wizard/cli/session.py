@@ -1,0 +1,90 @@
+"""What every database command does first: find the target, say it, connect."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from wizard.cli.output import Printer
+from wizard.core import connection, practice
+from wizard.core.connection import Target
+from wizard.core.errors import InputError, RefusedError
+from wizard.core.migrations import Migration, load_migrations
+
+
+@dataclass
+class Session:
+    args: argparse.Namespace
+    printer: Printer
+    target: Target
+    migrations: list[Migration]
+    conn: psycopg.Connection[Any]
+    server_version: str
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def resolve_target(args: argparse.Namespace, printer: Printer, *, to_stderr: bool = False) -> Target:
+    if args.practice and args.database_url:
+        raise RefusedError("Choose one target: --practice or --database-url, not both.")
+    say = printer.err if to_stderr else printer.out
+    if args.practice:
+        target = practice.start(reset=getattr(args, "reset", False), progress=printer.err)
+    elif args.database_url:
+        target = connection.parse_url(args.database_url)
+        printer.secrets = target.secrets
+        if target.secrets:
+            printer.err(
+                "Note: a password given with --database-url is visible to other users (ps) and stays in your"
+                " shell history; prefer the DATABASE_URL environment variable."
+            )
+    elif os.environ.get("DATABASE_URL", "").strip():
+        target = connection.parse_url(os.environ["DATABASE_URL"])
+    else:
+        raise InputError(
+            "No database was given.",
+            fix=("Set DATABASE_URL, pass --database-url URL, or try it safely with --practice.",),
+        )
+    printer.secrets = target.secrets
+    say(f"Target: {target.describe()}")
+    for note in target.notes:
+        printer.err(f"Note: {note}")
+    return target
+
+
+def open_session(args: argparse.Namespace, printer: Printer, *, to_stderr: bool = False) -> Session:
+    migrations = load_migrations(args.migrations_dir)
+    target = resolve_target(args, printer, to_stderr=to_stderr)
+    timeout = float(args.connect_timeout)
+
+    def slow() -> None:
+        printer.err(
+            "Still connecting after 2 s: a suspended Neon compute takes a few seconds to wake"
+            f" (waiting up to {timeout:.0f} s) ..."
+        )
+
+    conn = connection.connect(target, timeout=timeout, on_slow=None if target.practice else slow)
+    return Session(args, printer, target, migrations, conn, connection.server_version(conn))
+
+
+def confirm(session: Session, question: str, *, expected: str = "yes") -> None:
+    """Go ahead with --yes; ask on a terminal; otherwise refuse without changing anything."""
+    if session.args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise RefusedError(
+            "Nothing was changed: this command changes the database and there is no terminal to confirm on.",
+            fix=("Run it again with --yes once you are sure of the target above.",),
+        )
+    try:
+        answer = input(f"{question} Type {expected!r} to go ahead: ").strip()
+    except EOFError:
+        answer = ""
+    if answer != expected:
+        raise RefusedError("Not confirmed: nothing was changed.")
