@@ -72,10 +72,10 @@ class Target:
     def describe(self) -> str:
         if self.practice:
             return f"practice database (embedded PostgreSQL), database {self.database}, user {self.user}"
-        where = "local socket " + self.host if self.is_socket else self.host
+        where = f"local socket {self.host}" if self.is_socket else f"host {self.host}"
         if self.port and self.port != "5432":
             where += f":{self.port}"
-        return f"host {where}, database {self.database}, user {self.user}"
+        return f"{where}, database {self.database}, user {self.user}"
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)

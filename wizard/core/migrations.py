@@ -78,7 +78,8 @@ def split_sql(text: str, source: str = "SQL") -> tuple[list[Statement], int]:
     try:
         slices = parser.split(text, only_slices=True)
     except pglast.parser.ParseError as exc:
-        line = text.count("\n", 0, max(0, exc.location)) + 1 if exc.location is not None else None
+        location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+        line = text.count("\n", 0, max(0, location)) + 1 if location is not None else None
         where = f" near line {line}" if line else ""
         raise InputError(f"{source} has a syntax error{where}: {exc.args[0]}.") from None
     statements: list[Statement] = []

@@ -84,15 +84,28 @@ class Plan:
     finish: Finish
 
 
+class _Busy(Exception):
+    """Another run holds the run lock; this transaction was rolled back to wait outside it."""
+
+
 def run(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Emit) -> float | None:
     """Run the plan; returns its duration in seconds, or None when prepare stopped it."""
     started = time.monotonic()
-    attempt = 0
+    attempt = 1
+    busy_since: float | None = None
+    last_report: float | None = None
     while True:
-        attempt += 1
         options.check_cancel()
         try:
             return _attempt(conn, plan, options, emit, attempt)
+        except _Busy:
+            now = time.monotonic()
+            busy_since = busy_since if busy_since is not None else now
+            _other_run_waiting(conn, options, now - busy_since)
+            if last_report is None or now - last_report >= 5:
+                emit(WaitingForOtherRun(now - busy_since, catalog.advisory_lock_holders(conn, RUN_LOCK_KEY)))
+                last_report = now
+            options.pause(0.25)
         except psycopg.Error as exc:
             raise _unexpected(plan, exc, conn) from None
         except _StatementError as failure:
@@ -108,6 +121,7 @@ def run(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Em
             relation = ", ".join(_relations(plan, failure.statement))
             emit(LockWait(plan.version, relation, waited, options.max_wait, retry_in, holders))
             options.pause(retry_in)
+            attempt += 1
 
 
 def _attempt(
@@ -121,7 +135,12 @@ def _attempt(
     conn.add_notice_handler(on_notice)
     try:
         with conn.transaction():
-            _take_run_lock(conn, options, emit)
+            # Waiting happens outside any transaction: one that started before the other
+            # run committed would keep a stale view of the catalogs (the ledger would look
+            # missing), so a busy lock rolls back and the next try starts afresh.
+            row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RUN_LOCK_KEY,)).fetchone()
+            if not (row and row[0]):
+                raise _Busy()
             statements = plan.prepare(conn)
             if statements is None:
                 return None
@@ -159,25 +178,14 @@ def _attempt(
         conn.remove_notice_handler(on_notice)
 
 
-def _take_run_lock(conn: psycopg.Connection[Any], options: RunOptions, emit: Emit) -> None:
+def _other_run_waiting(conn: psycopg.Connection[Any], options: RunOptions, waited: float) -> None:
     # Another run may itself be waiting out a busy table, so this budget is larger.
     budget = options.max_wait * 2 + 30
-    started = time.monotonic()
-    last_report = -1.0
-    while True:
-        row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RUN_LOCK_KEY,)).fetchone()
-        if row and row[0]:
-            return
-        waited = time.monotonic() - started
-        if waited > budget:
-            raise MigrationFailed(
-                f"Another run of the wizard has been working on this database for over {budget:.0f} s.",
-                fix=("Wait for it to finish (see its window or CI job), then run this command again.",),
-            )
-        if waited - last_report >= 5 or last_report < 0:
-            emit(WaitingForOtherRun(waited, catalog.advisory_lock_holders(conn, RUN_LOCK_KEY)))
-            last_report = waited
-        options.pause(0.25)
+    if waited > budget:
+        raise MigrationFailed(
+            f"Another run of the wizard has been working on this database for over {budget:.0f} s.",
+            fix=("Wait for it to finish (see its window or CI job), then run this command again.",),
+        )
 
 
 def _relations(plan: Plan, statement: Statement) -> tuple[str, ...]:
