@@ -56,7 +56,9 @@ def test_target_options_work_before_or_after_the_command_and_from_the_environmen
     after = run("status", "--database-url", db.url)
     env = run("status", env={"DATABASE_URL": db.url})
     for result in (before, after, env):
-        assert result.code == 0 and "Target: local socket" in result.out and "002_phase2_vision_api  pending" in result.out
+        assert (
+            result.code == 0 and "Target: local socket" in result.out and "002_phase2_vision_api  pending" in result.out
+        )
 
 
 def test_no_target_is_bad_input_with_the_ways_out() -> None:
@@ -182,9 +184,7 @@ def test_verify_plain_prints_tables_with_the_new_columns_marked(db: TestDatabase
 
 def test_rollback_says_what_is_lost_and_needs_confirmation(db: TestDatabase) -> None:
     run("migrate", "--yes", "--skip-backup", "--database-url", db.url)
-    db.execute(
-        "INSERT INTO image_analyses (attachment_id, agent_type) SELECT id, 'design' FROM attachments LIMIT 2"
-    )
+    db.execute("INSERT INTO image_analyses (attachment_id, agent_type) SELECT id, 'design' FROM attachments LIMIT 2")
     refused = run("rollback", "--database-url", db.url)
     assert refused.code == 2
     assert "table image_analyses and its 2 rows" in refused.out

@@ -25,7 +25,16 @@ def test_baseline_attachments_has_exactly_the_eight_columns_and_twelve_tables() 
     assert len(tables) == 12
     attachments = next(s for s in tables if s.node.relation.relname == "attachments")
     columns = [e.colname for e in attachments.node.tableElts if type(e).__name__ == "ColumnDef"]
-    assert columns == ["id", "conversation_id", "message_id", "filename", "mime_type", "size", "url", "uploaded_at"]
+    assert columns == [
+        "id",
+        "conversation_id",
+        "message_id",
+        "filename",
+        "mime_type",
+        "size",
+        "url",
+        "uploaded_at",
+    ]
     assert "idx_attachments_conversation_id" not in baseline.sql
 
 

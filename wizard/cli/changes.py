@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from wizard.cli.commands import print_verify
 from wizard.cli.output import EventPrinter, Printer, object_label
@@ -36,9 +37,7 @@ def cmd_migrate(args: argparse.Namespace, printer: Printer) -> int:
         if not args.skip_backup:
             raise RefusedError(
                 BACKUP_PENDING,
-                fix=(
-                    "Take your own backup first (a Neon branch, or pg_dump), then add --skip-backup.",
-                ),
+                fix=("Take your own backup first (a Neon branch, or pg_dump), then add --skip-backup.",),
             )
         return _migrate(session, args)
     finally:
@@ -116,13 +115,10 @@ def _rollback(session: Session, args: argparse.Namespace) -> int:
 
 def cmd_guided(args: argparse.Namespace, printer: Printer) -> int:
     """No command: status, then migrate and verify on the practice database; on a real
-    database, only status and the plan (migrate stays an explicit command there)."""
-    if not args.practice and not args.database_url:
-        import os
-
-        if not os.environ.get("DATABASE_URL", "").strip():
-            printer.out("No DATABASE_URL is set, so this is a run on the practice database (nothing real changes).")
-            args.practice = True
+    database, only status (migrate stays an explicit command there)."""
+    if not args.practice and not args.database_url and not os.environ.get("DATABASE_URL", "").strip():
+        printer.out("No DATABASE_URL is set, so this is a run on the practice database (nothing real changes).")
+        args.practice = True
     session = open_session(args, printer)
     try:
         printer.out(f"Server: PostgreSQL {session.server_version}")
@@ -130,9 +126,13 @@ def cmd_guided(args: argparse.Namespace, printer: Printer) -> int:
         for s in states:
             printer.out(f"  {s.migration.label}: {s.state}")
         if not session.target.practice:
-            printer.out("This is a real database: review with `migration-wizard plan`, then run `migration-wizard migrate`.")
+            printer.out(
+                "This is a real database: review with `migration-wizard plan`, then run `migration-wizard migrate`."
+            )
             return 0
         printer.out("Practice database: no backup needed (`migration-wizard practice --reset` recreates it).")
+        # Nothing real can change here, so the practice run goes ahead without asking.
+        args.yes = True
         args.lock_timeout, args.max_wait = RunOptions().lock_timeout_ms, RunOptions().max_wait
         return _migrate(session, args)
     finally:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 
 from wizard.cli.output import Printer, object_label, table
-from wizard.cli.session import Session, open_session
+from wizard.cli.session import open_session
 from wizard.core import catalog, engine, practice, verify
 from wizard.core.describe import describe
 from wizard.core.migrations import Migration, load_migrations
@@ -29,7 +29,12 @@ def cmd_status(args: argparse.Namespace, printer: Printer) -> int:
                     "host": target.host,
                     "practice": target.practice,
                     "migrations": [
-                        {"version": s.migration.version, "name": s.migration.name, "state": s.state, "note": s.note}
+                        {
+                            "version": s.migration.version,
+                            "name": s.migration.name,
+                            "state": s.state,
+                            "note": s.note,
+                        }
                         for s in states
                     ],
                 },
@@ -44,7 +49,9 @@ def cmd_status(args: argparse.Namespace, printer: Printer) -> int:
         printer.out(f"  {s.migration.label.ljust(width)}  {s.state}{note}")
     todo = engine.pending(states)
     if any(s.state == engine.MODIFIED for s in states):
-        printer.out("A migration file changed after it was applied: run `migration-wizard verify` to check the database.")
+        printer.out(
+            "A migration file changed after it was applied: run `migration-wizard verify` to check the database."
+        )
     elif todo:
         printer.out(f"{len(todo)} pending: `migration-wizard plan` shows what would run, `migrate` applies it.")
     else:

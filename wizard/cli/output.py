@@ -89,7 +89,9 @@ class EventPrinter:
             case StatementStarted():
                 pass
             case StatementFinished(index=i, total=total, sql=sql, line=line, status=status, duration=took):
-                p.out(f"  {p.ok_mark} [{i:>2}/{total}] line {line:<3} {one_line(sql, 60)}  -> {status} ({duration(took)})")
+                p.out(
+                    f"  {p.ok_mark} [{i:>2}/{total}] line {line:<3} {one_line(sql, 60)}  -> {status} ({duration(took)})"
+                )
                 for notice in event.notices:
                     p.out(f"         {notice}")
             case StatementSkipped(index=i, total=total, sql=sql, reason=reason):
@@ -97,9 +99,7 @@ class EventPrinter:
             case LockWait(relation=rel, waited=waited, budget=budget, retry_in=retry, holders=holders):
                 who = "; ".join(h.describe() for h in holders) or "a session that has just finished"
                 p.out(f"  waiting for a lock on {rel}, held by {who}")
-                p.out(
-                    f"  (rolled back this try; retrying in {retry:.1f} s, waited {waited:.0f} s of {budget:.0f} s)"
-                )
+                p.out(f"  (rolled back this try; retrying in {retry:.1f} s, waited {waited:.0f} s of {budget:.0f} s)")
             case WaitingForOtherRun(waited=waited, pids=pids):
                 who = f" (pid {', '.join(map(str, pids))})" if pids else ""
                 p.out(f"  another migration-wizard run{who} is working on this database; waiting ({waited:.0f} s)")

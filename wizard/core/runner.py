@@ -124,9 +124,7 @@ def run(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Em
             attempt += 1
 
 
-def _attempt(
-    conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Emit, attempt: int
-) -> float | None:
+def _attempt(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Emit, attempt: int) -> float | None:
     notices: list[str] = []
 
     def on_notice(diag: psycopg.errors.Diagnostic) -> None:
@@ -198,9 +196,7 @@ def _failed(plan: Plan, failure: _StatementError) -> MigrationFailed:
     diag = error.diag
     primary = diag.message_primary or str(error).strip().splitlines()[0]
     detail = "\n".join(
-        f"{label}: {text}"
-        for label, text in (("DETAIL", diag.message_detail), ("HINT", diag.message_hint))
-        if text
+        f"{label}: {text}" for label, text in (("DETAIL", diag.message_detail), ("HINT", diag.message_hint)) if text
     )
     found = diagnose(str(error), sqlstate=error.sqlstate)
     statement = failure.statement
@@ -230,18 +226,18 @@ def _unexpected(plan: Plan, error: psycopg.Error, conn: psycopg.Connection[Any])
             nothing_changed=False,
         )
     return MigrationFailed(
-        f"Could not prepare {plan.version}: {primary}", fix=found.fix, version=plan.version, sqlstate=error.sqlstate
+        f"Could not prepare {plan.version}: {primary}",
+        fix=found.fix,
+        version=plan.version,
+        sqlstate=error.sqlstate,
     )
 
 
-def _lock_exhausted(
-    plan: Plan, failure: _StatementError, waited: float, holders: tuple[Any, ...]
-) -> MigrationFailed:
+def _lock_exhausted(plan: Plan, failure: _StatementError, waited: float, holders: tuple[Any, ...]) -> MigrationFailed:
     who = "; ".join(h.describe() for h in holders) or "a session that has since finished"
     statement = failure.statement
     return MigrationFailed(
-        f"Gave up after waiting {waited:.0f} s for a lock on {', '.join(_relations(plan, statement))},"
-        f" held by {who}.",
+        f"Gave up after waiting {waited:.0f} s for a lock on {', '.join(_relations(plan, statement))}, held by {who}.",
         fix=diagnose("lock timeout", sqlstate="55P03").fix,
         version=plan.version,
         statement_index=statement.index,

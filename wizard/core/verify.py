@@ -198,7 +198,13 @@ def _indexes(ctx: _Context, spec: CheckSpec) -> CheckResult:
     problems: list[str] = []
     for want in wanted:
         got = found.get(want.name)
-        row = {"index": want.name, "table": want.table, "columns": ", ".join(want.columns), "status": PASS, "note": ""}
+        row = {
+            "index": want.name,
+            "table": want.table,
+            "columns": ", ".join(want.columns),
+            "status": PASS,
+            "note": "",
+        }
         if got is None:
             row.update(status=FAIL, note="missing")
         elif got.table != want.table or got.columns != want.columns:
@@ -271,8 +277,13 @@ def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
                 parent_id = _insert(conn, schema, smoke.parent_table, smoke.parent_values, smoke.parent_key)
             rows.append({"step": f"create a test row in empty {smoke.parent_table}", "result": PASS, "detail": ""})
         except psycopg.Error as exc:
-            rows.append({"step": f"create a test row in empty {smoke.parent_table}", "result": WARN,
-                         "detail": _first_line(exc)})
+            rows.append(
+                {
+                    "step": f"create a test row in empty {smoke.parent_table}",
+                    "result": WARN,
+                    "detail": _first_line(exc),
+                }
+            )
             statuses.append(WARN)
     else:
         rows.append({"step": f"use an existing {smoke.parent_table} row", "result": PASS, "detail": str(parent_id)})
@@ -286,7 +297,10 @@ def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
         except psycopg.Error as exc:
             rows.append({"step": f"insert into {smoke.table}", "result": FAIL, "detail": _first_line(exc)})
             statuses.append(FAIL)
-    bogus = {**smoke.values, smoke.foreign_key_column: _absent_key(conn, schema, smoke.parent_table, smoke.parent_key)}
+    bogus = {
+        **smoke.values,
+        smoke.foreign_key_column: _absent_key(conn, schema, smoke.parent_table, smoke.parent_key),
+    }
     step = f"insert with an {smoke.foreign_key_column} that does not exist (must be refused)"
     try:
         with conn.transaction():
@@ -321,7 +335,9 @@ def _insert(conn: Conn, schema: str, table: str, values: dict[str, Any], returni
 
 
 def _absent_key(conn: Conn, schema: str, table: str, key: str) -> Any:
-    query = sql.SQL("SELECT k FROM (SELECT gen_random_uuid() AS k) g WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {} = g.k)")
+    query = sql.SQL(
+        "SELECT k FROM (SELECT gen_random_uuid() AS k) g WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {} = g.k)"
+    )
     while True:
         row = conn.execute(query.format(sql.Identifier(schema, table), sql.Identifier(key))).fetchone()
         if row:
