@@ -118,7 +118,13 @@ def test_a_database_before_migration_fails_and_the_ledger_only_warns(db: TestDat
     report = _verify(db)
     assert not report.ok
     statuses = _statuses(report)
-    for failing in ("attachments_columns", "image_analyses_exists", "image_analyses_structure", "indexes", "smoke_test"):
+    for failing in (
+        "attachments_columns",
+        "image_analyses_exists",
+        "image_analyses_structure",
+        "indexes",
+        "smoke_test",
+    ):
         assert statuses[failing] == "fail", failing
     assert statuses["image_analyses_foreign_key"] == "fail"
     assert statuses["invalid_indexes"] == "pass"
@@ -272,10 +278,13 @@ def test_verify_leaves_nothing_behind_even_when_run_three_times(db: TestDatabase
             assert run_verify(conn, MIGRATIONS).ok
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         # Seen from another session while the verifying one is still connected.
-        assert db.scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND state LIKE 'idle in transaction%%'"
-        ) == 0
+        assert (
+            db.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%%'"
+            )
+            == 0
+        )
     assert db.scalar("SELECT count(*) FROM image_analyses") == 0
     assert db.scalar("SELECT count(*) FROM attachments") == attachments
     assert db.scalar("SELECT count(*) FROM attachments WHERE filename LIKE 'migration-wizard-smoke-test%%'") == 0
@@ -329,7 +338,11 @@ def test_an_invalid_index_fails_both_index_checks_and_suggests_reindex(db: TestD
     invalid = checks["invalid_indexes"]
     assert invalid.status == "fail"
     assert invalid.rows == [
-        {"index": "idx_attachments_storage_key", "table": "attachments", "fix": "REINDEX INDEX idx_attachments_storage_key;"}
+        {
+            "index": "idx_attachments_storage_key",
+            "table": "attachments",
+            "fix": "REINDEX INDEX idx_attachments_storage_key;",
+        }
     ]
     assert "idx_attachments_storage_key" in invalid.detail
 
@@ -376,3 +389,20 @@ def test_the_json_report_has_a_stable_shape(db: TestDatabase, migrated: bool) ->
         assert isinstance(check["detail"], str)
         assert isinstance(check["rows"], list) and all(isinstance(r, dict) for r in check["rows"])
     assert json.loads(json.dumps(data, default=str))["checks"][0]["id"] == "attachments_columns"
+
+
+def test_a_tolerated_timestamp_type_does_not_hide_a_wrong_not_null(db: TestDatabase) -> None:
+    _migrate(db)
+    # analyzed_at made by hand as `timestamp NOT NULL`: the tolerated type, but inserts that
+    # leave it out (without this default) would fail, exactly like a NOT NULL storage_key.
+    db.execute(
+        "ALTER TABLE attachments DROP COLUMN analyzed_at;"
+        "ALTER TABLE attachments ADD COLUMN analyzed_at timestamp NOT NULL DEFAULT now();"
+        "ALTER TABLE attachments ALTER COLUMN analyzed_at DROP DEFAULT;"
+    )
+    report = _verify(db)
+    row = _rows_by(_checks(report)["attachments_columns"], "column")["analyzed_at"]
+    assert row["nullable"] == "NO"
+    assert row["status"] == "fail"
+    assert _checks(report)["attachments_columns"].status == "fail"
+    assert not report.ok

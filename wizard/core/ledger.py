@@ -20,6 +20,7 @@ from wizard import __version__
 
 SCHEMA = "migration_wizard"
 TABLE = f"{SCHEMA}.ledger"
+ROLLBACKS = f"{SCHEMA}.rollbacks"
 
 _CREATE = (
     f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
@@ -36,6 +37,17 @@ _CREATE = (
         preexisting jsonb NOT NULL DEFAULT '[]'::jsonb
     )""",
 )
+# A rollback removes the migration's ledger row; this history remembers which of its
+# objects the rollback kept (they existed before it), so they never look "applied" again.
+_CREATE_ROLLBACKS = f"""CREATE TABLE IF NOT EXISTS {ROLLBACKS} (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    version text NOT NULL,
+    name text NOT NULL,
+    rolled_back_at timestamptz NOT NULL DEFAULT now(),
+    rolled_back_by text NOT NULL,
+    wizard_version text NOT NULL,
+    kept jsonb NOT NULL DEFAULT '[]'::jsonb
+)"""
 
 
 @dataclass(frozen=True)
@@ -51,8 +63,8 @@ class LedgerRow:
     preexisting: tuple[str, ...]
 
 
-def exists(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()
+def exists(conn: psycopg.Connection[Any], table: str = TABLE) -> bool:
+    row = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
     return bool(row and row[0] is not None)
 
 
@@ -68,10 +80,11 @@ def read(conn: psycopg.Connection[Any]) -> dict[str, LedgerRow]:
 
 def ensure(conn: psycopg.Connection[Any]) -> None:
     """Create the ledger; call inside the apply's transaction so a failure leaves nothing."""
-    if exists(conn):
-        return
-    for statement in _CREATE:
-        conn.execute(statement)
+    if not exists(conn):
+        for statement in _CREATE:
+            conn.execute(statement)
+    if not exists(conn, ROLLBACKS):
+        conn.execute(_CREATE_ROLLBACKS)
 
 
 def who() -> str:
@@ -99,5 +112,20 @@ def record(
     )
 
 
-def remove(conn: psycopg.Connection[Any], version: str) -> None:
+def record_rollback(conn: psycopg.Connection[Any], *, version: str, name: str, kept: tuple[str, ...]) -> None:
     conn.execute(f"DELETE FROM {TABLE} WHERE version = %s", (version,))
+    conn.execute(
+        f"INSERT INTO {ROLLBACKS} (version, name, rolled_back_by, wizard_version, kept)"
+        " VALUES (%s, %s, current_user || ' (' || %s || ')', %s, %s::jsonb)",
+        (version, name, who(), __version__, json.dumps(list(kept))),
+    )
+
+
+def kept_by_last_rollback(conn: psycopg.Connection[Any], version: str) -> tuple[str, ...]:
+    """Objects the latest rollback of `version` left in place because they predate it."""
+    if not exists(conn, ROLLBACKS):
+        return ()
+    row = conn.execute(
+        f"SELECT kept FROM {ROLLBACKS} WHERE version = %s ORDER BY id DESC LIMIT 1", (version,)
+    ).fetchone()
+    return tuple(row[0]) if row else ()

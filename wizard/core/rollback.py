@@ -1,7 +1,8 @@
 """Undoing a migration: first what would be lost, then the down file in a transaction.
 
 Only what the migration created is removed: objects its ledger row lists as already
-present before it ran (an index someone made by hand, say) are kept.
+present before it ran (an index someone made by hand, say) are kept, and the rollback
+history remembers them so that a later rollback keeps them too.
 """
 
 from __future__ import annotations
@@ -54,15 +55,26 @@ class RollbackImpact:
         return tuple(d for d in self.dependents if d.outcome == "blocks")
 
 
+def _keep(conn: Conn, migration: Migration) -> set[str]:
+    """What a rollback must leave: what the ledger says predates the migration or, once
+    rolled back, what the last rollback kept for that reason."""
+    row = ledger.read(conn).get(migration.version)
+    if row is not None:
+        return set(row.preexisting)
+    return set(ledger.kept_by_last_rollback(conn, migration.version))
+
+
+def _removable(conn: Conn, migration: Migration) -> set[str]:
+    return set(catalog.existing_objects(conn, migration.expectations)) - _keep(conn, migration)
+
+
 def latest_applied(conn: Conn, migrations: Sequence[Migration]) -> Migration | None:
-    """The newest non-baseline migration that is recorded, or whose objects are present."""
+    """The newest non-baseline migration that is recorded, or whose own objects are present."""
     for state in reversed(status(conn, migrations)):
         migration = state.migration
         if migration.baseline:
             continue
-        if state.state in (APPLIED, MODIFIED):
-            return migration
-        if catalog.existing_objects(conn, migration.expectations):
+        if state.state in (APPLIED, MODIFIED) or _removable(conn, migration):
             return migration
     return None
 
@@ -81,34 +93,35 @@ def impact(conn: Conn, migration: Migration) -> RollbackImpact:
     if migration.down_path is None:
         raise RefusedError(f"{migration.label} has no down file, so the wizard cannot undo it.")
     exp = migration.expectations
-    row = ledger.read(conn).get(migration.version)
-    kept = set(row.preexisting) if row else set()
+    recorded = migration.version in ledger.read(conn)
+    kept = _keep(conn, migration)
     present = set(catalog.existing_objects(conn, exp))
     statements, skipped = _split(migration, kept)
-    drops = [d for s in statements for d in describe(s).drops if d in present]
     rows_lost: list[tuple[str, int]] = []
     values_lost: list[tuple[str, int]] = []
     dependents: list[Dependent] = []
     own_indexes = {i.name for i in exp.indexes}
-    for key in drops:
-        kind, _, name = key.partition(":")
-        if kind == "table":
-            count = _scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(exp.schema, name)))
-            rows_lost.append((name, count))
-            cascade = any(describe(s).cascade for s in statements if key in describe(s).drops)
-            dependents += _dependents(conn, exp.schema, name, None, own_indexes, cascade)
-        elif kind == "column":
-            table, _, column = name.partition(".")
-            count = _scalar(
-                conn,
-                sql.SQL("SELECT count({}) FROM {}").format(sql.Identifier(column), sql.Identifier(exp.schema, table)),
-            )
-            values_lost.append((name, count))
-            dependents += _dependents(conn, exp.schema, table, column, own_indexes, False)
+    # In statement order: a view that an earlier DROP ... CASCADE removes cannot block a later statement.
+    for statement in statements:
+        what = describe(statement)
+        for key in (d for d in what.drops if d in present):
+            kind, _, name = key.partition(":")
+            if kind == "table":
+                table = sql.Identifier(exp.schema, name)
+                rows_lost.append((name, _scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(table))))
+                found = _dependents(conn, _oid(conn, exp.schema, name), None, own_indexes)
+                dependents += _judge(found, name, what.cascade, dependents)
+            elif kind == "column":
+                table_name, _, column = name.partition(".")
+                table = sql.Identifier(exp.schema, table_name)
+                query = sql.SQL("SELECT count({}) FROM {}").format(sql.Identifier(column), table)
+                values_lost.append((name, _scalar(conn, query)))
+                found = _dependents(conn, _oid(conn, exp.schema, table_name), column, own_indexes)
+                dependents += _judge(found, name, what.cascade, dependents)
     return RollbackImpact(
         migration=migration,
-        recorded=row is not None,
-        present=tuple(sorted(present)),
+        recorded=recorded,
+        present=tuple(sorted(present - kept)),
         rows_lost=tuple(rows_lost),
         values_lost=tuple(values_lost),
         dependents=tuple(dict.fromkeys(dependents)),
@@ -118,11 +131,32 @@ def impact(conn: Conn, migration: Migration) -> RollbackImpact:
     )
 
 
+def _judge(
+    found: list[tuple[str, str]], target: str, cascade: bool, earlier: list[Dependent]
+) -> list[Dependent]:
+    gone = {d.description for d in earlier if d.outcome == "dropped"}
+    judged: list[Dependent] = []
+    for description, deptype in found:
+        if description in gone:
+            continue
+        outcome = "dropped" if deptype == "a" or cascade else "blocks"
+        judged.append(Dependent(description, target, outcome))
+    return judged
+
+
 def _scalar(conn: Conn, query: sql.Composed) -> int:
     row = conn.execute(query).fetchone()
     return int(row[0]) if row else 0
 
 
+def _oid(conn: Conn, schema: str, table: str) -> int:
+    row = conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))::oid", (schema, table)).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+# Objects depending on a table (or one of its columns): their description, how they
+# depend ('a' automatic: dropped with it; 'n' normal: needs CASCADE), whether they
+# belong to the table itself, their own name, and for views the view's oid.
 _DEPENDENTS = """
 SELECT DISTINCT
   CASE WHEN d.classid = 'pg_rewrite'::regclass
@@ -137,44 +171,48 @@ SELECT DISTINCT
             THEN (SELECT a.adrelid FROM pg_attrdef a WHERE a.oid = d.objid)
        WHEN d.classid = 'pg_rewrite'::regclass
             THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = d.objid)
-  END = t.oid,
-  CASE WHEN d.classid = 'pg_class'::regclass THEN (SELECT relname FROM pg_class WHERE oid = d.objid) END
+  END = %(rel)s::oid,
+  CASE WHEN d.classid = 'pg_class'::regclass THEN (SELECT relname FROM pg_class WHERE oid = d.objid)::text END,
+  CASE WHEN d.classid = 'pg_rewrite'::regclass
+       THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = d.objid)::oid END
 FROM pg_depend d
-CROSS JOIN (SELECT to_regclass(format('%%I.%%I', %(schema)s::text, %(table)s::text)) AS oid) t
-WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid
+WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = %(rel)s::oid
   AND (%(column)s::text IS NULL OR d.refobjsubid =
-       (SELECT attnum FROM pg_attribute WHERE attrelid = t.oid AND attname = %(column)s::text))
+       (SELECT attnum FROM pg_attribute WHERE attrelid = %(rel)s::oid AND attname = %(column)s::text))
   AND d.deptype IN ('n', 'a')
 """
 
 
-def _dependents(
-    conn: Conn, schema: str, table: str, column: str | None, own_indexes: set[str], cascade: bool
-) -> list[Dependent]:
-    rows = conn.execute(_DEPENDENTS, {"schema": schema, "table": table, "column": column}).fetchall()
-    target = f"{table}.{column}" if column else table
-    found: list[Dependent] = []
-    for description, deptype, belongs_to_table, relname in rows:
-        if relname in own_indexes or description is None:
-            continue
-        if column is None and belongs_to_table:
-            continue  # the table's own indexes, constraints and defaults go with it
-        if column is not None and belongs_to_table and not description.startswith(("index", "constraint")):
-            continue
-        outcome = "dropped" if deptype == "a" or cascade else "blocks"
-        found.append(Dependent(description, target, outcome))
-    return found
+def _dependents(conn: Conn, rel: int, column: str | None, own_indexes: set[str]) -> list[tuple[str, str]]:
+    """(description, deptype) of every object outside `rel` that depends on it, following
+    views of views: a CASCADE takes those too."""
+    found: list[tuple[str, str]] = []
+    seen_views: set[int] = set()
+    pending: list[tuple[int, str | None, str | None]] = [(rel, column, None)]
+    while pending:
+        current, col, inherited = pending.pop()
+        rows = conn.execute(_DEPENDENTS, {"rel": current, "column": col}).fetchall()
+        for description, deptype, belongs, relname, view in rows:
+            if description is None or relname in own_indexes:
+                continue
+            if belongs and (col is None or not description.startswith(("index", "constraint"))):
+                continue  # the table's own indexes, constraints and defaults go with it
+            found.append((description, inherited or deptype))
+            if view is not None and view not in seen_views:
+                seen_views.add(view)
+                # Whatever depends on this view goes the same way as the view itself.
+                pending.append((int(view), None, inherited or deptype))
+    return list(dict.fromkeys(found))
 
 
 def rollback(conn: Conn, migration: Migration, options: RunOptions, emit: Emit) -> bool:
-    """Run the down file (less what existed before) and remove the ledger row, in one transaction."""
+    """Run the down file (less what existed before) and record the rollback, in one transaction."""
     exp = migration.expectations
     kept: tuple[str, ...] = ()
 
     def prepare(c: Conn) -> Sequence[Statement] | None:
         nonlocal kept
-        row = ledger.read(c).get(migration.version)
-        keep = set(row.preexisting) if row else set()
+        keep = _keep(c, migration)
         statements, skipped = _split(migration, keep)
         kept = tuple(sorted(keep))
         for statement in skipped:
@@ -190,8 +228,8 @@ def rollback(conn: Conn, migration: Migration, options: RunOptions, emit: Emit) 
         return statements
 
     def finish(c: Conn, _duration: float) -> None:
-        if ledger.exists(c):
-            ledger.remove(c, migration.version)
+        ledger.ensure(c)
+        ledger.record_rollback(c, version=migration.version, name=migration.name, kept=kept)
 
     plan = runner.Plan(migration.version, migration.name, "down", exp.schema, exp.tables_touched(), prepare, finish)
     duration = runner.run(conn, plan, options, emit)

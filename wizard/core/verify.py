@@ -21,6 +21,7 @@ from wizard.core.migrations import Migration
 
 Conn = psycopg.Connection[Any]
 PASS, WARN, FAIL = "pass", "warn", "fail"
+VERIFY_LOCK_TIMEOUT = "5s"
 _RANK = {PASS: 0, WARN: 1, FAIL: 2}
 
 
@@ -69,6 +70,8 @@ Check = Callable[[_Context, CheckSpec], CheckResult]
 def run_verify(conn: Conn, migrations: Sequence[Migration]) -> VerifyReport:
     results: list[CheckResult] = []
     with conn.transaction(force_rollback=True):
+        # A table locked by another session makes a check fail with the reason, not hang.
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (VERIFY_LOCK_TIMEOUT,))
         rows = ledger.read(conn)
         for migration in migrations:
             if migration.baseline:
@@ -135,16 +138,21 @@ def _columns(ctx: _Context, spec: CheckSpec) -> CheckResult:
 def _judge_column(
     want_type: str, want_nullable: bool, column: catalog.ColumnInfo, tolerated: Sequence[Any]
 ) -> tuple[str, str]:
+    verdicts: list[tuple[str, str]] = []
     if column.data_type != want_type:
-        for alt in tolerated:
-            if alt.type == column.data_type:
-                return WARN, f"is {column.data_type}, expected {want_type}; to fix: {alt.fix}"
-        return FAIL, f"is {column.data_type}, expected {want_type}"
+        alt = next((a for a in tolerated if a.type == column.data_type), None)
+        if alt is None:
+            verdicts.append((FAIL, f"is {column.data_type}, expected {want_type}"))
+        else:
+            verdicts.append((WARN, f"is {column.data_type}, expected {want_type}; to fix: {alt.fix}"))
     if column.nullable != want_nullable:
         if want_nullable:
-            return FAIL, "is NOT NULL, so inserts that leave it out would fail; expected nullable"
-        return FAIL, "allows NULL; expected NOT NULL"
-    return PASS, "ok"
+            verdicts.append((FAIL, "is NOT NULL, so inserts that leave it out would fail; expected nullable"))
+        else:
+            verdicts.append((FAIL, "allows NULL; expected NOT NULL"))
+    if not verdicts:
+        return PASS, "ok"
+    return _worst([v[0] for v in verdicts]), "; ".join(v[1] for v in verdicts)
 
 
 def _table_exists(ctx: _Context, spec: CheckSpec) -> CheckResult:
