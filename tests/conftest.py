@@ -3,7 +3,9 @@ test a fresh database cloned from a template holding the application's baseline.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 import warnings
@@ -22,11 +24,10 @@ _HOME = Path(tempfile.mkdtemp(prefix="wizard-tests-"))
 for _name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
     os.environ[_name] = str(_HOME / _name.lower())
 os.environ.pop("DATABASE_URL", None)
+# Registered first, so it runs last: after the practice server (started by a test) has stopped.
+atexit.register(shutil.rmtree, _HOME, True)
 
-try:
-    from tests.debian_pg import debian_pg  # noqa: F401
-except ImportError:  # written by a helper right now
-    pass
+from tests.debian_pg import debian_pg  # noqa: E402, F401
 from wizard.core import practice  # noqa: E402
 from wizard.core.connection import Target, parse_url  # noqa: E402
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from wizard.core.doctor import diagnose
 from wizard.core.errors import ConnectError, InputError
 
 APPLICATION_NAME = "migration-wizard"
@@ -176,8 +177,6 @@ def connect(
     Server-side prepared statements are off: a transaction-mode pooler (Neon's
     `-pooler` hosts) would hand the next query to another server connection.
     """
-    from wizard.core.doctor import diagnose
-
     timer = threading.Timer(slow_after, on_slow) if on_slow else None
     if timer:
         timer.daemon = True
