@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import TestDatabase
 from wizard.core import engine, ledger
 from wizard.core.connection import connect
-from wizard.core.errors import MigrationFailed, RefusedError
+from wizard.core.errors import Cancelled, MigrationFailed, RefusedError
 from wizard.core.events import (
     AlreadyApplied,
     BaselineRecorded,
@@ -192,3 +192,30 @@ def test_already_applied_after_waiting_is_reported(db: TestDatabase) -> None:
     with connect(db.target) as conn:
         assert not engine.apply_one(conn, MIGRATIONS, MIGRATIONS[1], RunOptions(), events.append)
     assert any(isinstance(e, AlreadyApplied) for e in events)
+
+
+def test_cancel_while_waiting_for_a_lock_rolls_back_and_changes_nothing(db: TestDatabase) -> None:
+    holder = _hold_attachments(db)
+    options = RunOptions(lock_timeout_ms=100, max_wait=60)
+
+    def emit(event: Event) -> None:
+        if isinstance(event, LockWait):
+            options.cancel.set()
+
+    with connect(db.target) as conn, pytest.raises(Cancelled, match="nothing was changed"):
+        engine.apply_pending(conn, MIGRATIONS, options, emit)
+    holder.close()
+    assert db.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (ledger.SCHEMA,)) == 0
+
+
+def test_cancel_between_statements_rolls_back_what_already_ran(db: TestDatabase) -> None:
+    options = RunOptions()
+
+    def emit(event: Event) -> None:
+        if isinstance(event, StatementFinished) and event.index == 3:
+            options.cancel.set()
+
+    with connect(db.target) as conn, pytest.raises(Cancelled):
+        engine.apply_pending(conn, MIGRATIONS, options, emit)
+    columns = "SELECT count(*) FROM information_schema.columns WHERE column_name IN ('storage_key', 'public_url')"
+    assert db.scalar(columns) == 0

@@ -18,24 +18,22 @@ DESCRIPTION = "A guided, safe PostgreSQL schema migration (the Phase 2 Vision AP
 EPILOG = "Exit status: 0 done, 1 a check or migration failed, 2 refused or usage error, 3 cannot connect or bad input."
 
 
-def _positive_int(text: str) -> int:
+def _positive(text: str, kind: type[int] | type[float]) -> float:
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return int(_positive(text, int))
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
+    return _positive(text, float)
 
 
 def _target_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
