@@ -205,3 +205,39 @@ def connect(
 def server_version(conn: psycopg.Connection[Any]) -> str:
     row = conn.execute("SELECT current_setting('server_version')").fetchone()
     return str(row[0]) if row else "unknown"
+
+
+_PSQL_WRAPPER = re.compile(r"^psql\s+(['\"])(.*)\1\s*$", re.DOTALL)
+_ASSIGNMENT = re.compile(r"^(?:export\s+|set\s+|\$env:)?DATABASE_URL\s*=\s*", re.IGNORECASE)
+
+
+def clean_pasted(raw: str) -> str:
+    """What the user meant to paste: without surrounding whitespace and quotes, a leading
+    `DATABASE_URL=` / `export DATABASE_URL=` (or Windows' `set`/`$env:`), or the
+    `psql '...'` wrapper that the Neon console copies."""
+    text = raw.strip()
+    text = _ASSIGNMENT.sub("", text).strip()
+    wrapped = _PSQL_WRAPPER.match(text)
+    if wrapped:
+        text = wrapped.group(2).strip()
+    elif text.startswith("psql "):
+        text = text[5:].strip()
+    while len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1].strip()
+    return text
+
+
+def encoded_password_url(raw: str) -> str | None:
+    """The URL with its password percent-encoded, when the password holds a character
+    (@ / # ? :) that breaks the URL; None when the URL needs no such fix.
+
+    libpq splits the user part at the first '@' and the path at the first '/', so the
+    password is taken as everything between the first ':' after the scheme and the
+    last '@' before the host."""
+    match = re.match(r"^(postgres(?:ql)?://)([^:/@]*):(.*)@([^@]*)$", raw.strip(), re.IGNORECASE)
+    if not match:
+        return None
+    scheme, user, password, rest = match.groups()
+    if not any(ch in password for ch in "@/#?:") or "%" in password:
+        return None
+    return f"{scheme}{user}:{quote(password, safe='')}@{rest}"

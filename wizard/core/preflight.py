@@ -1,0 +1,146 @@
+"""Pre-flight checks: can this migration run here, now, as this user? Reads only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from wizard.core import catalog, engine
+from wizard.core.connection import Target
+from wizard.core.migrations import Migration
+from wizard.core.verify import FAIL, PASS, WARN, CheckResult
+
+Conn = psycopg.Connection[Any]
+OLDEST_TESTED = 14
+
+
+def run_preflight(conn: Conn, target: Target, migrations: Sequence[Migration]) -> list[CheckResult]:
+    with conn.transaction(force_rollback=True):
+        states = engine.status(conn, migrations)
+        todo = engine.pending(states)
+        first = todo[0] if todo else next((m for m in migrations if not m.baseline), None)
+        checks = [
+            _connection(conn, target),
+            _server_version(conn),
+            _read_only(conn, target),
+        ]
+        if first is not None:
+            checks += [_application_tables(conn, first), _privileges(conn, first), _locks(conn, first)]
+        checks.append(_ledger_state(states))
+    return checks
+
+
+def _connection(conn: Conn, target: Target) -> CheckResult:
+    row = conn.execute("SELECT current_user, current_database()").fetchone()
+    user, database = row if row else ("?", "?")
+    where = "the practice database" if target.practice else target.host
+    return CheckResult("connection", "Connection", PASS, f"Connected to {where}, database {database}, as {user}.")
+
+
+def _server_version(conn: Conn) -> CheckResult:
+    row = conn.execute("SELECT current_setting('server_version_num')::int, current_setting('server_version')").fetchone()
+    number, text = (int(row[0]), str(row[1])) if row else (0, "unknown")
+    major = number // 10000
+    if major >= OLDEST_TESTED:
+        return CheckResult("server_version", "Server version", PASS, f"PostgreSQL {text}.")
+    if major >= 13:
+        return CheckResult(
+            "server_version", "Server version", WARN, f"PostgreSQL {text}: older than the versions tested (14 to 18)."
+        )
+    return CheckResult(
+        "server_version", "Server version", FAIL, f"PostgreSQL {text}: gen_random_uuid() needs PostgreSQL 13 or newer."
+    )
+
+
+def _read_only(conn: Conn, target: Target) -> CheckResult:
+    row = conn.execute("SELECT current_setting('transaction_read_only') = 'on', pg_is_in_recovery()").fetchone()
+    read_only, replica = (bool(row[0]), bool(row[1])) if row else (False, False)
+    title = "Read-write, direct connection"
+    if replica or read_only:
+        what = "a read replica" if replica else "a read-only connection"
+        return CheckResult("read_write", title, FAIL, f"This is {what}: schema changes need the primary endpoint.")
+    if target.is_pooler:
+        return CheckResult(
+            "read_write",
+            title,
+            WARN,
+            f"{target.host} is Neon's pooled endpoint. The migration works through it, but the direct host"
+            f" {target.direct_host} is the safer choice for schema changes.",
+        )
+    return CheckResult("read_write", title, PASS, "Read-write, not through a pooler.")
+
+
+def _application_tables(conn: Conn, migration: Migration) -> CheckResult:
+    title = "Application tables present"
+    exp = migration.expectations
+    if engine.precondition_holds(conn, exp):
+        pre = exp.precondition
+        name = f"{exp.schema}.{pre.table}" if pre else "the application's tables"
+        return CheckResult("application_tables", title, PASS, f"{name} is there.")
+    pre = exp.precondition
+    missing = f"{exp.schema}.{pre.table}" if pre else "?"
+    return CheckResult(
+        "application_tables", title, FAIL, f"No table {missing} here: is this the application's database?"
+    )
+
+
+def _privileges(conn: Conn, migration: Migration) -> CheckResult:
+    exp = migration.expectations
+    title = "Privileges to change the schema"
+    tables = [t for t in exp.tables_touched() if catalog.table_exists(conn, exp.schema, t)]
+    row = conn.execute(
+        """
+        SELECT coalesce(array_agg(c.relname::text) FILTER (WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')),
+                        '{}'),
+               has_schema_privilege(current_user, %s, 'CREATE'),
+               has_database_privilege(current_database(), 'CREATE')
+                 OR to_regnamespace('migration_wizard') IS NOT NULL
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND c.relname = ANY(%s)
+        """,
+        (exp.schema, exp.schema, tables),
+    ).fetchone()
+    not_owned, can_create, can_ledger = (list(row[0]), bool(row[1]), bool(row[2])) if row else ([], False, False)
+    problems = []
+    if not_owned:
+        problems.append(f"not the owner of {', '.join(not_owned)} (ALTER TABLE needs the owner)")
+    if not can_create:
+        problems.append(f"no CREATE privilege on schema {exp.schema}")
+    if not can_ledger:
+        problems.append("no CREATE privilege on the database (for the wizard's ledger schema)")
+    if problems:
+        return CheckResult("privileges", title, FAIL, "This user has " + "; ".join(problems) + ".")
+    return CheckResult("privileges", title, PASS, "Owner of the tables to change, and allowed to create new ones.")
+
+
+def _locks(conn: Conn, migration: Migration) -> CheckResult:
+    exp = migration.expectations
+    holders = catalog.lock_holders(conn, exp.schema, exp.tables_touched())
+    title = "Sessions using the tables now"
+    if not holders:
+        return CheckResult("locks", title, PASS, "No other session holds a lock on them right now.")
+    rows = [
+        {"pid": h.pid, "user": h.user, "state": h.state, "for": f"{h.seconds_in_state:.0f} s", "query": h.query}
+        for h in holders
+    ]
+    stuck = [h for h in holders if h.state.startswith("idle in transaction")]
+    detail = f"{len(holders)} session(s) hold locks; the migration waits for them briefly and retries."
+    if stuck:
+        detail += f" pid {stuck[0].pid} is idle in transaction: it will block the migration until it ends."
+    return CheckResult("locks", title, WARN, detail, rows)
+
+
+def _ledger_state(states: Sequence[engine.MigrationStatus]) -> CheckResult:
+    title = "Migration state"
+    rows = [{"migration": s.migration.label, "state": s.state} for s in states]
+    modified = [s.migration.label for s in states if s.state == engine.MODIFIED]
+    if modified:
+        return CheckResult(
+            "ledger", title, FAIL, f"{', '.join(modified)} changed after it was applied; restore the file.", rows
+        )
+    todo = engine.pending(states)
+    if todo:
+        return CheckResult("ledger", title, PASS, f"Pending: {', '.join(m.label for m in todo)}.", rows)
+    return CheckResult("ledger", title, PASS, "Already applied: nothing to migrate (you can verify).", rows)
