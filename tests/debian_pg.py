@@ -2,6 +2,11 @@
 
 The embedded server is built without TLS and trusts its socket, so tests of
 `sslmode=require`, wrong passwords and an older server version use this one.
+
+Over TCP only `hostssl ... scram-sha-256` is in pg_hba.conf, so a plain connection
+is refused ("no pg_hba.conf entry ..., no encryption") and a wrong password is
+"password authentication failed". The Unix socket (in the cluster folder) trusts
+everyone; the suite itself always goes over TCP with the password.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,19 +28,13 @@ from psycopg import sql
 from tests.requirements import skip_or_fail
 
 BIN = Path("/usr/lib/postgresql/15/bin")
+# Needs percent-encoding in a URL (@, / and #), so the tests see that it is encoded and never shown.
 PASSWORD = "p@ss/w#rd-15"
-
-
-def _as_postgres(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, input=input, check=True
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+MISSING = (
+    "Debian's postgresql-15 is not installed (apt-get install postgresql-15): needed for the TLS and password tests"
+)
+# A Unix socket's path (folder + "/.s.PGSQL.<port>") must fit in sun_path (108 bytes).
+_SOCKET_FOLDER_MAX = 90
 
 
 @dataclass
@@ -50,10 +50,14 @@ class DebianPg:
     def data(self) -> Path:
         return self.folder / "data"
 
+    @property
+    def log(self) -> Path:
+        return self.folder / "server.log"
+
     def url(
         self, dbname: str, *, user: str | None = None, password: str | None = None, sslmode: str = "require"
     ) -> str:
-        user = user or self.superuser
+        user = self.superuser if user is None else user
         secret = self.password if password is None else password
         return (
             f"postgresql://{quote(user, safe='')}:{quote(secret, safe='')}@{self.host}:{self.port}/"
@@ -65,49 +69,86 @@ class DebianPg:
 
     def create_database(self, name: str, sql_file: Path | None = None) -> str:
         with self.admin() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(self.superuser))
+            )
         if sql_file is not None:
-            with psycopg.connect(self.url(name), autocommit=True) as conn:
-                conn.execute(sql_file.read_text(encoding="utf-8"))
+            # No parameters, so psycopg sends the whole multi-statement text in one simple query.
+            with psycopg.connect(self.url(name), autocommit=True) as conn, conn.cursor() as cur:
+                cur.execute(sql_file.read_text(encoding="utf-8"))
         return self.url(name)
 
     def stop(self) -> None:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(BIN / "pg_ctl"), "-w", "-m", "fast", "-D", str(self.data), "stop"],
-            capture_output=True,
-        )
+        """Fast shutdown; does nothing (and raises nothing) if the server is already down."""
+        if (self.data / "postmaster.pid").exists():
+            _as_postgres(
+                self.folder, str(BIN / "pg_ctl"), "-w", "-m", "fast", "-D", str(self.data), "stop", check=False
+            )
+
+
+def _as_postgres(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    # cwd: the postgres user cannot enter root's current folder (initdb warns about it).
+    result = subprocess.run(
+        ["runuser", "-u", "postgres", "--", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _cluster_folder(base_dir: Path) -> Path:
+    base_dir.mkdir(parents=True, exist_ok=True)
+    if len(str(base_dir.resolve())) + len("/pg15") > _SOCKET_FOLDER_MAX:
+        base_dir = Path(tempfile.mkdtemp(prefix="pg15-"))
+    folder = base_dir.resolve() / "pg15"
+    folder.mkdir()
+    # The postgres user must traverse pytest's private (0700, root-owned) temporary folders.
+    for parent in folder.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+    folder.chmod(0o700)
+    shutil.chown(folder, "postgres", "postgres")
+    return folder
+
+
+def _write_owned(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o600)
+    shutil.chown(path, "postgres", "postgres")
 
 
 def start_debian_pg(base_dir: Path) -> DebianPg:
     if not (BIN / "initdb").exists():
-        skip_or_fail("Debian's postgresql-15 is not installed (apt-get install postgresql-15): needed for TLS tests")
-    if shutil.which("runuser") is None or shutil.which("openssl") is None or os.geteuid() != 0:
-        skip_or_fail("starting Debian's PostgreSQL needs root, runuser and openssl")
-    folder = base_dir / "pg15"
-    folder.mkdir(parents=True)
-    # The postgres user must reach the folder through pytest's private temporary folders.
-    for parent in [folder, *folder.parents]:
-        if parent == Path("/"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o011)
-    shutil.chown(folder, "postgres", "postgres")
+        skip_or_fail(MISSING)
+    if os.geteuid() != 0 or shutil.which("runuser") is None or shutil.which("openssl") is None:
+        skip_or_fail("starting Debian's PostgreSQL 15 as the postgres user needs root, runuser and openssl")
+    folder = _cluster_folder(base_dir)
     server = DebianPg(folder, _free_port())
     pwfile = folder / "pwfile"
-    pwfile.write_text(PASSWORD + "\n")
-    pwfile.chmod(0o600)
-    shutil.chown(pwfile, "postgres", "postgres")
+    _write_owned(pwfile, PASSWORD + "\n")
     _as_postgres(
+        folder,
         str(BIN / "initdb"),
         "-D",
         str(server.data),
         "-U",
-        "postgres",
+        server.superuser,
         f"--pwfile={pwfile}",
         "--auth-local=trust",
         "--auth-host=scram-sha-256",
         "--encoding=UTF8",
         "--locale=C",
+        "--no-sync",
     )
+    pwfile.unlink()
+    key, crt = server.data / "server.key", server.data / "server.crt"
     subprocess.run(
         [
             "openssl",
@@ -120,29 +161,45 @@ def start_debian_pg(base_dir: Path) -> DebianPg:
             "-subj",
             "/CN=localhost",
             "-keyout",
-            str(server.data / "server.key"),
+            str(key),
             "-out",
-            str(server.data / "server.crt"),
+            str(crt),
         ],
         capture_output=True,
         check=True,
     )
-    for name in ("server.key", "server.crt"):
-        (server.data / name).chmod(0o600)
-        shutil.chown(server.data / name, "postgres", "postgres")
+    for path in (key, crt):
+        path.chmod(0o600)
+        shutil.chown(path, "postgres", "postgres")
     with (server.data / "postgresql.conf").open("a") as conf:
         conf.write(
-            f"\nssl = on\nlisten_addresses = '127.0.0.1'\nport = {server.port}\n"
+            "\n# tests/debian_pg.py\n"
+            f"ssl = on\nlisten_addresses = '{server.host}'\nport = {server.port}\n"
             f"unix_socket_directories = '{folder}'\nmax_connections = 50\nfsync = off\n"
         )
     # TLS only: a plain TCP connection finds no pg_hba entry.
-    (server.data / "pg_hba.conf").write_text("local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
-    _as_postgres(str(BIN / "pg_ctl"), "-w", "-D", str(server.data), "-l", str(folder / "log"), "start")
-    return server
+    _write_owned(server.data / "pg_hba.conf", "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
+    for attempt in range(3):
+        server.log.unlink(missing_ok=True)
+        started = _as_postgres(
+            folder, str(BIN / "pg_ctl"), "-w", "-D", str(server.data), "-l", str(server.log), "start", check=False
+        )
+        if started.returncode == 0:
+            return server
+        log = server.log.read_text(errors="replace") if server.log.exists() else ""
+        if "could not bind" not in log or attempt == 2:
+            raise RuntimeError(f"pg_ctl start failed:\n{started.stdout}{started.stderr}\n{server.log}:\n{log}")
+        # Another process took the free port between the probe and the start: take a new one.
+        server.port = _free_port()
+        with (server.data / "postgresql.conf").open("a") as conf:
+            conf.write(f"port = {server.port}\n")
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")
 def debian_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DebianPg]:
     server = start_debian_pg(tmp_path_factory.mktemp("debian"))
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()

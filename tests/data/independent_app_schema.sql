@@ -63,18 +63,32 @@ INSERT INTO users (id, email, name) VALUES
 
 INSERT INTO agents (code, label) VALUES ('vision', 'Vision'), ('writer', 'Writer');
 
-INSERT INTO conversations (id, user_id, agent_id, title)
+INSERT INTO api_keys (user_id, prefix, hashed) VALUES
+  ('11111111-1111-4111-8111-111111111111', 'sk_ana01', 'scrypt$c2FsdA$aGFzaGVkLWtleS0x'),
+  ('22222222-2222-4222-8222-222222222222', 'sk_ben01', 'scrypt$c2FsdA$aGFzaGVkLWtleS0y');
+
+INSERT INTO conversations (id, user_id, agent_id, title, created_at)
 SELECT ('aaaaaaaa-0000-4000-8000-00000000000' || g)::uuid,
        (ARRAY['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222',
               '33333333-3333-4333-8333-333333333333'])[1 + g % 3]::uuid,
-       1 + g % 2, 'Chat ' || g
+       1 + g % 2, 'Chat ' || g, now() - (6 - g) * interval '1 day'
 FROM generate_series(1, 5) g;
 
-INSERT INTO messages (conversation_id, sender, body)
-SELECT ('aaaaaaaa-0000-4000-8000-00000000000' || (1 + g % 5))::uuid, 'user', 'Hello ' || g
+INSERT INTO messages (id, conversation_id, sender, body, created_at)
+SELECT ('bbbbbbbb-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid,
+       ('aaaaaaaa-0000-4000-8000-00000000000' || (1 + g % 5))::uuid,
+       CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END,
+       CASE WHEN g % 2 = 1 THEN 'Here is the picture ' || g ELSE 'I see a chart in picture ' || (g - 1) END,
+       now() - (21 - g) * interval '1 hour'
 FROM generate_series(1, 20) g;
 
-INSERT INTO attachments (conversation_id, filename, mime_type, size, url, owner_id)
-SELECT ('aaaaaaaa-0000-4000-8000-00000000000' || (1 + g % 5))::uuid, 'photo-' || g || '.jpg', 'image/jpeg',
-       20000 + g, 'https://cdn.example.org/photo-' || g || '.jpg', '11111111-1111-4111-8111-111111111111'
-FROM generate_series(1, 12) g;
+-- Most files hang on the user's message; two were dropped on the conversation itself.
+INSERT INTO attachments (conversation_id, message_id, filename, mime_type, size, url, uploaded_at, owner_id)
+SELECT m.conversation_id, CASE WHEN g <= 10 THEN m.id END,
+       'upload-' || g || (ARRAY['.jpg', '.png', '.pdf'])[1 + g % 3],
+       (ARRAY['image/jpeg', 'image/png', 'application/pdf'])[1 + g % 3],
+       20000 + 1373 * g, 'https://cdn.example.org/u/' || c.user_id || '/upload-' || g,
+       m.created_at, c.user_id
+FROM generate_series(1, 12) g
+JOIN messages m ON m.id = ('bbbbbbbb-0000-4000-8000-' || lpad((1 + (2 * g - 2) % 20)::text, 12, '0'))::uuid
+JOIN conversations c ON c.id = m.conversation_id;

@@ -62,11 +62,25 @@ def report_error(printer: Printer, error: WizardError) -> None:
         printer.err(f"  {number}. {step}" if len(error.fix) > 1 else f"  What to do: {step}")
 
 
+def _wants_screens(args: argparse.Namespace) -> bool:
+    """The Textual wizard for a person at a terminal; the headless commands for scripts and CI."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    if args.command is None:
+        return True
+    return args.command == "verify" and not (args.json or args.plain)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     printer = Printer()
     command = _commands()[args.command]
     try:
+        if _wants_screens(args):
+            # Imported here: the headless commands never load textual.
+            from wizard.tui.run import run_tui
+
+            return run_tui(args, verify_only=args.command == "verify")
         return command(args, printer)
     except WizardError as error:
         report_error(printer, error)

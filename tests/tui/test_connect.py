@@ -1,0 +1,97 @@
+"""The Connect screen: paste-tolerant, explains bad URLs inline, tests the connection."""
+
+from __future__ import annotations
+
+from textual.widgets import Button, Input, Static
+
+from tests.conftest import TestDatabase
+from tests.tui.conftest import AppFactory
+from wizard.tui.messages import Connected, ConnectFailed
+
+
+def _text(app: object, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())  # type: ignore[attr-defined]
+
+
+async def test_pasting_the_neon_psql_snippet_fills_the_url_and_masks_the_password(make_app: AppFactory) -> None:
+    app = make_app(start="connect")
+    async with app.run_test(size=(100, 32)) as pilot:
+        url = app.screen.query_one("#url", Input)
+        url.value = (
+            "psql 'postgresql://alex:AbC123xyz@ep-cool-darkness-123456.us-east-2.aws.neon.tech/neondb?sslmode=require'"
+        )
+        await pilot.pause()
+        assert (
+            url.value
+            == "postgresql://alex:AbC123xyz@ep-cool-darkness-123456.us-east-2.aws.neon.tech/neondb?sslmode=require"
+        )
+        assert url.password  # the field itself never shows the characters
+        shown = _text(app, "#shown-back")
+        assert "ep-cool-darkness-123456" in shown and "neondb" in shown and "AbC123xyz" not in shown
+
+
+async def test_export_and_quotes_are_stripped(make_app: AppFactory) -> None:
+    app = make_app(start="connect")
+    async with app.run_test() as pilot:
+        url = app.screen.query_one("#url", Input)
+        url.value = '  export DATABASE_URL="postgresql://u:pw123456@db.example.com/app"  '
+        await pilot.pause()
+        assert url.value == "postgresql://u:pw123456@db.example.com/app"
+
+
+async def test_a_bad_url_is_explained_inline(make_app: AppFactory) -> None:
+    app = make_app(start="connect")
+    async with app.run_test() as pilot:
+        app.screen.query_one("#url", Input).value = "mysql://u:pw@host/db"
+        await pilot.pause()
+        assert "not a PostgreSQL URL" in _text(app, "#problem")
+
+
+async def test_a_password_with_an_at_sign_is_offered_encoded(make_app: AppFactory) -> None:
+    app = make_app(start="connect")
+    async with app.run_test() as pilot:
+        url = app.screen.query_one("#url", Input)
+        url.value = "postgresql://u:p@ss@db.example.com/app"
+        await pilot.pause()
+        assert "percent-encoded" in _text(app, "#problem")
+        assert app.screen.query_one("#encode", Button).display
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert url.value == "postgresql://u:p%40ss@db.example.com/app"
+        assert _text(app, "#problem") == ""
+
+
+async def test_a_pooler_host_is_explained_and_switched_to_the_direct_host(make_app: AppFactory) -> None:
+    app = make_app("postgresql://u:pw12345@ep-x-123-pooler.us-east-2.aws.neon.tech/neondb", start="connect")
+    async with app.run_test() as pilot:
+        assert "pooled endpoint" in _text(app, "#notes")
+        assert "sslmode=require" in _text(app, "#notes")
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        assert "-pooler" not in app.screen.query_one("#url", Input).value
+
+
+async def test_test_connection_shows_the_server_and_never_the_password(make_app: AppFactory, db: TestDatabase) -> None:
+    messages: list[object] = []
+    app = make_app(db.url.replace("postgres:@", "postgres:Hidden99pw@"), start="connect")
+    async with app.run_test(message_hook=messages.append) as pilot:
+        await pilot.click("#test")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any(isinstance(m, Connected) for m in messages)
+        result = _text(app, "#result")
+        assert "Connected" in result and "PostgreSQL 18" in result and db.name in result
+        assert "Hidden99pw" not in result
+        assert not app.screen.query_one("#continue", Button).disabled
+
+
+async def test_a_wrong_database_name_fails_inline(make_app: AppFactory, db: TestDatabase) -> None:
+    messages: list[object] = []
+    app = make_app(db.url.replace(f"/{db.name}?", "/nope_db?"), start="connect")
+    async with app.run_test(message_hook=messages.append) as pilot:
+        await pilot.click("#test")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any(isinstance(m, ConnectFailed) for m in messages)
+        assert "database does not exist" in _text(app, "#result")
+        assert app.screen.query_one("#continue", Button).disabled

@@ -1,0 +1,100 @@
+"""The guided wizard: routing between the screens, and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import import_module
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Input, TextArea
+
+from wizard.tui.screens.confirm import ConfirmScreen
+from wizard.tui.screens.help import HelpScreen
+from wizard.tui.state import FlowState
+
+# name -> (module, class): screens are imported when first shown, to keep start-up fast.
+SCREENS_BY_NAME = {
+    "welcome": ("wizard.tui.screens.welcome", "WelcomeScreen"),
+    "connect": ("wizard.tui.screens.connect", "ConnectScreen"),
+    "preflight": ("wizard.tui.screens.preflight", "PreflightScreen"),
+    "backup": ("wizard.tui.screens.backup", "BackupScreen"),
+    "review": ("wizard.tui.screens.review", "ReviewScreen"),
+    "migrate": ("wizard.tui.screens.migrate", "MigrateScreen"),
+    "verify": ("wizard.tui.screens.verify", "VerifyScreen"),
+    "done": ("wizard.tui.screens.done", "DoneScreen"),
+}
+
+
+class WizardApp(App[None]):
+    TITLE = "migration-wizard"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("ctrl+q", "quit_safely", "Quit", priority=True),
+        Binding("q", "quit_safely", "Quit", show=False),
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+    ]
+
+    def __init__(self, state: FlowState, start: str = "welcome") -> None:
+        super().__init__()
+        self.state = state
+        self.start = start
+        self.busy = False  # a migration or rollback is running: quitting asks first
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make(self.start))
+
+    def make(self, name: str) -> Screen[None]:
+        module, cls = SCREENS_BY_NAME[name]
+        screen: Screen[None] = getattr(import_module(module), cls)()
+        return screen
+
+    def go(self, name: str) -> None:
+        """Show step `name` in place of the current one."""
+        self.switch_screen(self.make(name))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # q types a letter while a text field has focus; Ctrl+Q always quits.
+        if action == "quit_safely" and isinstance(self.focused, Input | TextArea):
+            return None if parameters == ("q",) else True
+        return True
+
+    def action_quit_safely(self) -> None:
+        if not self.busy:
+            self.exit()
+            return
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                self.state.cancel.set()
+                self.exit()
+
+        self.push_screen(
+            ConfirmScreen(
+                "A migration is running. Quit now? It will be cancelled and rolled back: nothing will be changed.",
+                yes="Cancel and quit",
+                no="Keep running",
+            ),
+            answered,
+        )
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.state.last_error))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Troubleshooting and the latest error (F1)", self.action_help)
+        for binding in screen.BINDINGS:
+            if isinstance(binding, Binding) and binding.description:
+                action = binding.action
+                yield SystemCommand(
+                    binding.description,
+                    f"{binding.description} on this screen ({binding.key})",
+                    lambda a=action: self.run_action(a, screen),
+                )
+
+    def on_unmount(self) -> None:
+        self.state.close()

@@ -1,0 +1,29 @@
+"""Starting the Textual wizard from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from wizard.tui.app import WizardApp
+from wizard.tui.state import FlowState
+
+
+def state_from_args(args: argparse.Namespace, *, verify_only: bool = False) -> FlowState:
+    return FlowState(
+        practice=bool(args.practice),
+        migrations_dir=args.migrations_dir,
+        initial_url=args.database_url or os.environ.get("DATABASE_URL", ""),
+        connect_timeout=float(args.connect_timeout),
+        verify_only=verify_only,
+    )
+
+
+def run_tui(args: argparse.Namespace, *, verify_only: bool = False) -> int:
+    state = state_from_args(args, verify_only=verify_only)
+    app = WizardApp(state, start="connect" if verify_only else "welcome")
+    app.run()
+    report = state.verify
+    if verify_only and report is not None:
+        return 0 if report.ok else 1
+    return 0

@@ -1,0 +1,197 @@
+"""Step 1: paste a DATABASE_URL (or start the practice database) and test the connection."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
+
+from wizard.core.connection import Target, clean_pasted, encoded_password_url, parse_url
+from wizard.core.errors import InputError
+from wizard.tui import workers
+from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow
+from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.steps import StepIndicator
+
+EXPLAIN = (
+    "Paste your database URL (Neon console: Dashboard > Connect). It may include quotes,"
+    " DATABASE_URL= or the psql '...' wrapper: they are removed. Nothing is changed on this step."
+)
+PRACTICE = (
+    "The practice database is an embedded PostgreSQL on this computer, with the application's"
+    " tables and a few hundred sample rows. Nothing real can break."
+)
+
+
+class ConnectScreen(FlowScreen):
+    STEP = "Connect"
+    BINDINGS = [
+        Binding("ctrl+t", "test", "Test connection", priority=True),
+        Binding("ctrl+e", "encode", "Encode password", show=False, priority=True),
+        Binding("ctrl+d", "direct", "Use direct host", show=False, priority=True),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parsed: Target | None = None
+        self.encoded: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StepIndicator(self.STEP)
+        with VerticalScroll(id="body"):
+            if self.state.practice:
+                yield Static(PRACTICE, classes="hint")
+            else:
+                yield Static(EXPLAIN, classes="hint")
+                yield Input(
+                    placeholder="postgresql://user:password@host/database?sslmode=require", password=True, id="url"
+                )
+                yield Static("", id="shown-back")
+                yield Static("", id="problem", classes="error")
+                with Horizontal(classes="buttons", id="fixes"):
+                    yield Button("Use the encoded password (Ctrl+E)", id="encode")
+                    yield Button("Use the direct host (Ctrl+D)", id="direct")
+                yield Static("", id="notes", classes="hint")
+            with Vertical(id="saved"):
+                yield Static("Saved connections will appear here.", classes="hint")
+            yield LoadingIndicator(id="spinner")
+            yield Static("", id="result")
+        with Horizontal(classes="buttons"):
+            label = "Start the practice database" if self.state.practice else "Test connection"
+            yield Button(label, id="test", variant="primary")
+            yield Button("Continue", id="continue", variant="success", disabled=True)
+            yield Button("Back", id="back")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#spinner").display = False
+        if not self.state.practice:
+            self.query_one("#encode").display = False
+            self.query_one("#direct").display = False
+            url = self.query_one("#url", Input)
+            url.value = clean_pasted(self.state.initial_url)
+            url.focus()
+            self._validate(url.value)
+        if self.state.verify_only and (self.state.practice or self.parsed is not None):
+            self.action_test()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        cleaned = clean_pasted(event.value)
+        if cleaned != event.value:
+            event.input.value = cleaned  # a paste with quotes or a wrapper: keep the URL only
+            return
+        self._validate(cleaned)
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.action_test()
+
+    def _validate(self, text: str) -> None:
+        problem = self.query_one("#problem", Static)
+        shown = self.query_one("#shown-back", Static)
+        self.encoded = encoded_password_url(text)
+        self.query_one("#encode").display = self.encoded is not None
+        self.parsed = None
+        if not text:
+            shown.update("")
+            problem.update("")
+            self._show_notes(None)
+            return
+        try:
+            self.parsed = parse_url(text)
+        except InputError as error:
+            shown.update("")
+            fix = " ".join(error.fix)
+            problem.update(f"{error.message} {fix}".strip())
+            self._show_notes(None)
+            return
+        problem.update("")
+        shown.update(f"Will connect to: {self.parsed.describe()}")
+        self._show_notes(self.parsed)
+
+    def _show_notes(self, target: Target | None) -> None:
+        notes = list(target.notes) if target else []
+        direct = self.query_one("#direct")
+        direct.display = bool(target and target.is_pooler)
+        if target and target.is_pooler:
+            notes.append(
+                f'{target.host} is Neon\'s pooled endpoint ("-pooler"). It shares connections between'
+                f" clients, which is right for the app but not for schema changes: use the direct host"
+                f" {target.direct_host} for the migration."
+            )
+        self.query_one("#notes", Static).update("\n".join(notes))
+
+    def action_encode(self) -> None:
+        if self.encoded:
+            self.query_one("#url", Input).value = self.encoded
+
+    def action_direct(self) -> None:
+        if self.parsed and self.parsed.is_pooler:
+            url = self.query_one("#url", Input)
+            url.value = url.value.replace(self.parsed.host, self.parsed.direct_host, 1)
+
+    def action_back(self) -> None:
+        self.wizard.go("welcome")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {
+            "test": self.action_test,
+            "continue": self.action_continue,
+            "back": self.action_back,
+            "encode": self.action_encode,
+            "direct": self.action_direct,
+        }
+        actions[event.button.id or "test"]()
+
+    def action_test(self) -> None:
+        if not self.state.practice and self.parsed is None:
+            if not self.query_one("#url", Input).value:
+                self.query_one("#problem", Static).update("Paste the database URL first.")
+            return
+        self.query_one("#spinner").display = True
+        self.query_one("#test", Button).disabled = True
+        self.query_one("#continue", Button).disabled = True
+        waiting = "Starting the practice database ..." if self.state.practice else "Connecting ..."
+        self.query_one("#result", Static).update(waiting)
+        url = "" if self.state.practice else self.query_one("#url", Input).value
+        self._connect(url)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="connect", description="Connecting")
+    def _connect(self, url: str) -> None:
+        workers.connect(self.state, url, self.post_message)
+
+    def on_connect_slow(self, _message: ConnectSlow) -> None:
+        self.query_one("#result", Static).update(
+            "No answer yet: a suspended Neon compute takes a few seconds to wake. Still trying ..."
+        )
+
+    def on_connect_failed(self, message: ConnectFailed) -> None:
+        self._done_waiting()
+        steps = "\n".join(f"  {n}. {s}" for n, s in enumerate(message.fix, 1))
+        self.query_one("#result", Static).update(f"[b red]{escape(message.error)}[/]\n{escape(steps)}")
+
+    def on_connected(self, message: Connected) -> None:
+        self._done_waiting()
+        target = self.state.target
+        assert target is not None
+        self.query_one("#result", Static).update(
+            f"[b green]Connected[/] in {message.seconds:.1f} s: PostgreSQL {message.server_version},"
+            f" {escape(target.describe())}."
+        )
+        button = self.query_one("#continue", Button)
+        button.disabled = False
+        button.focus()
+        if self.state.verify_only:
+            self.action_continue()
+
+    def _done_waiting(self) -> None:
+        self.query_one("#spinner").display = False
+        self.query_one("#test", Button).disabled = False
+
+    def action_continue(self) -> None:
+        if self.state.conn is None:
+            return
+        self.wizard.go("verify" if self.state.verify_only else "preflight")

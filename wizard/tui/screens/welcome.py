@@ -1,0 +1,71 @@
+"""Step 0: what will happen, how long it takes, and that nothing changes until you confirm."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Markdown
+
+from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.steps import StepIndicator
+
+INTRO = """\
+# Phase 2 Vision API migration
+
+This wizard changes your database's schema, step by step, and tells you what it is
+about to do **before** it does it:
+
+1. **Connect** to your database (paste the `DATABASE_URL` from the Neon console).
+2. **Check** that the migration can run: privileges, server version, busy tables.
+3. **Backup** so that you can always go back.
+4. **Review** every SQL statement, explained in plain words.
+5. **Migrate**: one transaction, so either all of it is applied or none of it.
+6. **Verify** the result with the checklist from the migration guide.
+
+It takes about 5 minutes. **Nothing changes until you confirm on the Review step.**
+"""
+
+PRACTICE = """\
+You are on the **practice database**: an embedded PostgreSQL on this computer with the
+application's tables and sample rows. Nothing real can break; try everything.
+"""
+
+REAL = """\
+Not ready to touch a real database? Choose **Practice** to try the whole flow on an
+embedded PostgreSQL first.
+"""
+
+
+class WelcomeScreen(FlowScreen):
+    BINDINGS = [
+        Binding("enter", "start", "Start", priority=True),
+        Binding("p", "practice", "Practice"),
+        Binding("v", "verify", "Verify only"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield StepIndicator(None)
+        with VerticalScroll(id="body"):
+            yield Markdown(INTRO + "\n" + (PRACTICE if self.state.practice else REAL))
+        with Horizontal(classes="buttons"):
+            yield Button("Start", id="start", variant="primary")
+            if not self.state.practice:
+                yield Button("Practice", id="practice")
+            yield Button("Verify only", id="verify")
+        yield Footer()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"start": self.action_start, "practice": self.action_practice, "verify": self.action_verify}
+        actions[event.button.id or "start"]()
+
+    def action_start(self) -> None:
+        self.wizard.go("connect")
+
+    def action_practice(self) -> None:
+        self.state.practice = True
+        self.wizard.go("connect")
+
+    def action_verify(self) -> None:
+        self.state.verify_only = True
+        self.wizard.go("connect")

@@ -1,0 +1,61 @@
+"""What the guided flow has learned so far, shared by its screens."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from wizard.core.connection import Target
+from wizard.core.events import Event
+from wizard.core.migrations import Migration, load_migrations
+from wizard.core.verify import CheckResult, VerifyReport
+
+
+@dataclass
+class FlowState:
+    """Everything a screen needs from the steps before it. Times come from `clock` so
+    that snapshot tests can fix them."""
+
+    practice: bool = False
+    migrations_dir: Path | None = None
+    initial_url: str = ""
+    connect_timeout: float = 15.0
+    clock: Callable[[], float] = time.monotonic
+    target: Target | None = None
+    conn: psycopg.Connection[Any] | None = None
+    server_version: str = ""
+    preflight: list[CheckResult] = field(default_factory=list)
+    backup_acknowledged: bool = False
+    events: list[Event] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    migration_seconds: float | None = None
+    migration_error: str = ""
+    cancelled: bool = False
+    verify: VerifyReport | None = None
+    last_error: str = ""
+    verify_only: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
+    _migrations: list[Migration] | None = None
+
+    @property
+    def migrations(self) -> list[Migration]:
+        if self._migrations is None:
+            self._migrations = load_migrations(self.migrations_dir)
+        return self._migrations
+
+    def close(self) -> None:
+        if self.conn is not None and not self.conn.closed:
+            self.conn.close()
+        self.conn = None
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The open connection; the screens call the core through it, one worker at a time."""
+        if self.conn is None or self.conn.closed:
+            raise RuntimeError("not connected")
+        return self.conn

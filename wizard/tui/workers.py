@@ -1,0 +1,64 @@
+"""The database work the screens start, run in thread workers; each ends in a Message.
+
+Every call goes through the core; nothing here talks SQL. Errors become WorkFailed (or a
+more specific message) carrying a plain sentence and the fix, with passwords removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.message import Message
+
+from wizard.core import connection, practice
+from wizard.core.errors import WizardError
+from wizard.core.verify import run_verify
+from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow, VerifyFinished, WorkFailed
+from wizard.tui.state import FlowState
+
+Post = Callable[[Message], object]
+
+
+def connect(state: FlowState, raw_url: str, post: Post) -> None:
+    """Start the practice database or parse the URL, then connect (with the slow-start note)."""
+    started = state.clock()
+    try:
+        state.close()
+        if state.practice:
+            target = practice.start()
+        else:
+            target = connection.parse_url(raw_url)
+        state.target = target
+
+        def slow() -> None:
+            post(ConnectSlow())
+
+        conn = connection.connect(target, timeout=state.connect_timeout, on_slow=slow)
+        state.conn = conn
+        state.server_version = connection.server_version(conn)
+    except WizardError as error:
+        redacted = state.target.redact(error.message) if state.target else connection.redact(error.message)
+        state.last_error = redacted + (f"\n{error.detail}" if error.detail else "")
+        post(ConnectFailed(redacted, error.fix))
+        return
+    post(Connected(state.server_version, state.clock() - started))
+
+
+def verify(state: FlowState, post: Post) -> None:
+    try:
+        report = run_verify(state.connection(), state.migrations)
+    except Exception as error:  # a dropped connection must not crash the screen
+        post(_failed(state, error))
+        return
+    state.verify = report
+    post(VerifyFinished(report))
+
+
+def _failed(state: FlowState, error: BaseException) -> WorkFailed:
+    if isinstance(error, WizardError):
+        message, fix = error.message, error.fix
+    else:
+        message, fix = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, ()
+    message = state.target.redact(message) if state.target else connection.redact(message)
+    state.last_error = message
+    return WorkFailed(message, fix)
