@@ -40,7 +40,8 @@ def _connection(conn: Conn, target: Target) -> CheckResult:
 
 
 def _server_version(conn: Conn) -> CheckResult:
-    row = conn.execute("SELECT current_setting('server_version_num')::int, current_setting('server_version')").fetchone()
+    query = "SELECT current_setting('server_version_num')::int, current_setting('server_version')"
+    row = conn.execute(query).fetchone()
     number, text = (int(row[0]), str(row[1])) if row else (0, "unknown")
     major = number // 10000
     if major >= OLDEST_TESTED:

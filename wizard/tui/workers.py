@@ -24,10 +24,7 @@ def connect(state: FlowState, raw_url: str, post: Post) -> None:
     started = state.clock()
     try:
         state.close()
-        if state.practice:
-            target = practice.start()
-        else:
-            target = connection.parse_url(raw_url)
+        target = practice.start() if state.practice else connection.parse_url(raw_url)
         state.target = target
 
         def slow() -> None:
