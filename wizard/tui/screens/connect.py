@@ -69,7 +69,9 @@ class ConnectScreen(FlowScreen):
 
     def on_mount(self) -> None:
         self.query_one("#spinner").display = False
-        if not self.state.practice:
+        if self.state.practice:
+            self.query_one("#test", Button).focus()
+        else:
             self.query_one("#encode").display = False
             self.query_one("#direct").display = False
             url = self.query_one("#url", Input)

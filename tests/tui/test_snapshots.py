@@ -1,0 +1,76 @@
+"""Pictures of the key screens (SVG snapshots): `pytest --snapshot-update` rewrites them
+after an intended change. Everything that varies between runs is fixed first: the clock
+(FixedClock), the database name, and the ledger's timestamp and author."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tests.conftest import TEMPLATE, EmbeddedServer, TestDatabase
+from tests.tui.conftest import AppFactory
+from wizard.core import engine
+from wizard.core.connection import connect
+from wizard.core.migrations import load_migrations
+from wizard.core.runner import RunOptions
+
+SIZE = (100, 32)
+NEON = "postgresql://alex:AbC123xyz@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/neondb"
+
+
+@pytest.fixture
+def fixed_db(pg_server: EmbeddedServer) -> Iterator[TestDatabase]:
+    """A database with a fixed name, so that the name on screen is the same every run."""
+    pg_server.drop_database("snapshot_app")
+    with pg_server.admin() as conn:
+        conn.execute(f"CREATE DATABASE snapshot_app TEMPLATE {TEMPLATE}")
+    yield TestDatabase("snapshot_app", pg_server.url("snapshot_app"), pg_server)
+    pg_server.drop_database("snapshot_app")
+
+
+def _migrate_with_fixed_ledger(db: TestDatabase) -> None:
+    with connect(db.target) as conn:
+        engine.apply_pending(conn, load_migrations(), RunOptions(), lambda e: None)
+        conn.execute(
+            "UPDATE migration_wizard.ledger SET applied_at = '2026-02-12 10:00:00+00',"
+            " applied_by = 'neondb_owner (alex@laptop)', duration_ms = 42"
+        )
+
+
+async def _settle(pilot: Pilot[Any]) -> None:
+    for _ in range(4):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def test_welcome(snap_compare: Any, make_app: AppFactory) -> None:
+    assert snap_compare(make_app(), terminal_size=SIZE)
+
+
+def test_connect_with_a_pasted_neon_pooler_url(snap_compare: Any, make_app: AppFactory) -> None:
+    async def paste(pilot: Pilot[Any]) -> None:
+        pilot.app.screen.query_one("#url", Input).value = f"psql '{NEON}'"
+        await pilot.pause()
+
+    assert snap_compare(make_app(start="connect"), terminal_size=SIZE, run_before=paste)
+
+
+def test_verify_all_passed(snap_compare: Any, make_app: AppFactory, fixed_db: TestDatabase) -> None:
+    _migrate_with_fixed_ledger(fixed_db)
+    app = make_app(fixed_db.url, start="connect", verify_only=True)
+    assert snap_compare(app, terminal_size=SIZE, run_before=_settle)
+
+
+def test_help_panel_with_the_latest_error(snap_compare: Any, make_app: AppFactory) -> None:
+    async def open_help(pilot: Pilot[Any]) -> None:
+        pilot.app.state.last_error = (  # type: ignore[attr-defined]
+            "Cannot connect to host db.example.com, database app, user alex: the database does not exist."
+        )
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=open_help)

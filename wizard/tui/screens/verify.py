@@ -1,0 +1,144 @@
+"""Step 6: the guide's verification checklist, one table per check, re-runnable with R."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, DataTable, Footer, LoadingIndicator, Static
+
+from wizard.core.verify import FAIL, PASS, WARN, CheckResult, VerifyReport
+from wizard.tui import workers
+from wizard.tui.messages import VerifyFinished, WorkFailed
+from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.checks import badge
+from wizard.tui.widgets.steps import StepIndicator
+
+ROW_STYLES = {FAIL: "bold red", WARN: "yellow", PASS: ""}
+
+
+def _cell(key: str, value: Any) -> Text | str:
+    if key == "new" and isinstance(value, bool):
+        return Text("NEW", style="bold cyan") if value else ""
+    if key in ("status", "result") and value in ROW_STYLES:
+        return badge(str(value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+def _row_status(row: dict[str, Any]) -> str:
+    return str(row.get("status") or row.get("result") or "")
+
+
+class CheckBlock(Vertical):
+    """One check: its badge, title and reason, then its rows (failed rows in red)."""
+
+    DEFAULT_CSS = """
+    CheckBlock { height: auto; margin-bottom: 1; }
+    CheckBlock DataTable { height: auto; max-height: 16; }
+    """
+
+    def __init__(self, check: CheckResult) -> None:
+        super().__init__(id=f"check-{check.id}")
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        title = Text.assemble(badge(self.check.status), " ", (self.check.title, "bold"), "  ", self.check.detail)
+        yield Static(title, classes="check-title")
+        if self.check.rows:
+            yield DataTable[Text | str](zebra_stripes=True, cursor_type="row", show_cursor=False)
+
+    def on_mount(self) -> None:
+        if not self.check.rows:
+            return
+        table = self.query_one(DataTable)
+        keys = list(self.check.rows[0].keys())
+        table.add_columns(*keys)
+        for row in self.check.rows:
+            style = ROW_STYLES.get(_row_status(row), "")
+            cells = [_cell(k, row.get(k)) for k in keys]
+            if style:
+                cells = [Text(c.plain, style=style) if isinstance(c, Text) else Text(c, style=style) for c in cells]
+            table.add_row(*cells)
+
+
+class VerifyScreen(FlowScreen):
+    STEP = "Verify"
+    BINDINGS = [
+        Binding("r", "rerun", "Re-run checks"),
+        Binding("enter", "next", "Continue"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield StepIndicator(self.STEP)
+        yield Static("Running the checks (a test insert is made and always rolled back) ...", id="overall")
+        yield LoadingIndicator(id="spinner")
+        yield VerticalScroll(id="body")
+        with Horizontal(classes="buttons"):
+            yield Button("Re-run (R)", id="rerun")
+            label = "Quit" if self.state.verify_only else "Continue"
+            yield Button(label, id="next", variant="primary", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_rerun()
+
+    def action_rerun(self) -> None:
+        self.query_one("#spinner").display = True
+        self.query_one("#overall", Static).update("Running the checks (a test insert is made and rolled back) ...")
+        self._verify()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="verify", description="Verifying")
+    def _verify(self) -> None:
+        workers.verify(self.state, self.post_message)
+
+    async def on_verify_finished(self, message: VerifyFinished) -> None:
+        self.query_one("#spinner").display = False
+        await self._show(message.report)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.query_one("#spinner").display = False
+        fix = " ".join(message.fix)
+        self.query_one("#overall", Static).update(
+            f"[b red]Verify could not run:[/] {escape(message.error)} {escape(fix)}"
+        )
+
+    async def _show(self, report: VerifyReport) -> None:
+        body = self.query_one("#body", VerticalScroll)
+        await body.remove_children()
+        await body.mount_all([CheckBlock(check) for check in report.checks])
+        failed = sum(c.status == FAIL for c in report.checks)
+        warned = sum(c.status == WARN for c in report.checks)
+        total = len(report.checks)
+        if report.ok:
+            text = Text.assemble(badge(PASS), f" All {total} checks passed")
+            if warned:
+                text.append(f" ({warned} with a warning: read them below)", style="yellow")
+        else:
+            text = Text.assemble(badge(FAIL), f" {failed} of {total} checks failed: the failed rows are in red below")
+        self.query_one("#overall", Static).update(text)
+        self.query_one("#next", Button).disabled = False
+
+    def action_next(self) -> None:
+        if self.query_one("#next", Button).disabled:
+            return
+        if self.state.verify_only:
+            self.app.exit()
+        else:
+            self.wizard.go("done")
+
+    def action_back(self) -> None:
+        self.wizard.go("welcome")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "rerun":
+            self.action_rerun()
+        else:
+            self.action_next()
