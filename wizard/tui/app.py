@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from importlib import import_module
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -11,7 +12,6 @@ from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
 from wizard.tui.screens.confirm import ConfirmScreen
-from wizard.tui.screens.help import HelpScreen
 from wizard.tui.state import FlowState
 
 # name -> (module, class): screens are imported when first shown, to keep start-up fast.
@@ -29,7 +29,7 @@ SCREENS_BY_NAME = {
 
 class WizardApp(App[None]):
     TITLE = "migration-wizard"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     BINDINGS = [
         Binding("ctrl+q", "quit_safely", "Quit", priority=True),
         Binding("q", "quit_safely", "Quit", show=False),
@@ -81,6 +81,8 @@ class WizardApp(App[None]):
         )
 
     def action_help(self) -> None:
+        from wizard.tui.screens.help import HelpScreen  # its Markdown widget costs ~30 ms at start-up
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.state.last_error))
 

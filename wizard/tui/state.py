@@ -7,14 +7,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 
-from wizard.core.connection import Target
-from wizard.core.events import Event
-from wizard.core.migrations import Migration, load_migrations
-from wizard.core.verify import CheckResult, VerifyReport
+if TYPE_CHECKING:
+    import psycopg
+
+    from wizard.core.connection import Target
+    from wizard.core.events import Event
+    from wizard.core.migrations import Migration
+    from wizard.core.verify import CheckResult, VerifyReport
 
 
 @dataclass
@@ -46,6 +48,9 @@ class FlowState:
     @property
     def migrations(self) -> list[Migration]:
         if self._migrations is None:
+            # Imported on first use: pglast costs start-up time the first screen does not need.
+            from wizard.core.migrations import load_migrations
+
             self._migrations = load_migrations(self.migrations_dir)
         return self._migrations
 
