@@ -39,7 +39,9 @@ def measure(code: str) -> float:
 
 def report(label: str, code: str) -> None:
     times = sorted(measure(code) for _ in range(RUNS))
-    print(f"{label}: median {statistics.median(times):.3f} s, min {times[0]:.3f} s, max {times[-1]:.3f} s ({RUNS} runs)")
+    print(
+        f"{label}: median {statistics.median(times):.3f} s, min {times[0]:.3f} s, max {times[-1]:.3f} s ({RUNS} runs)"
+    )
 
 
 if __name__ == "__main__":
