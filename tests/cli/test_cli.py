@@ -215,3 +215,23 @@ def test_a_password_in_the_url_is_never_printed_and_the_risk_is_explained(db: Te
     assert "visible to other users" in outputs[0].err and "DATABASE_URL" in outputs[0].err
     from_env = run("status", env={"DATABASE_URL": url})
     assert "visible to other users" not in from_env.err and PASSWORD not in from_env.text
+
+
+class _Terminal:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_the_screens_and_scripts_stay_headless(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wizard.cli import _wants_screens
+    from wizard.cli.parser import build_parser
+
+    parse = build_parser().parse_args
+    # No terminal (a script, CI): always headless.
+    assert not _wants_screens(parse([])) and not _wants_screens(parse(["verify"]))
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    monkeypatch.setattr("sys.stdout", _Terminal())
+    assert _wants_screens(parse([])) and _wants_screens(parse(["--practice"]))
+    assert _wants_screens(parse(["verify", "--practice"]))
+    assert not _wants_screens(parse(["verify", "--json"])) and not _wants_screens(parse(["verify", "--plain"]))
+    assert not _wants_screens(parse(["status"])) and not _wants_screens(parse(["migrate", "--yes"]))
