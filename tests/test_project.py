@@ -84,7 +84,9 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_is_clean() -> None:
-    result = subprocess.run([_tool("ruff"), "check", "wizard", "tests", "benchmarks"], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [_tool("ruff"), "check", "wizard", "tests", "benchmarks"], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

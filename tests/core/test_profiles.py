@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.keyrings import MemoryKeyring, memory_keyring, no_keyring, real_keyring, secret_service  # noqa: F401
+from tests.keyrings import MemoryKeyring
 from wizard.core import paths, profiles
 from wizard.core.errors import InputError
 
