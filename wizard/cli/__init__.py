@@ -34,7 +34,7 @@ Command = Callable[[argparse.Namespace, Printer], int]
 
 
 def _commands() -> dict[str | None, Command]:
-    from wizard.cli import changes, commands
+    from wizard.cli import changes, commands, profile_commands
 
     return {
         None: changes.cmd_guided,
@@ -45,6 +45,7 @@ def _commands() -> dict[str | None, Command]:
         "verify": commands.cmd_verify,
         "rollback": changes.cmd_rollback,
         "practice": commands.cmd_practice,
+        "profile": profile_commands.cmd_profile,
     }
 
 

@@ -51,6 +51,9 @@ def _target_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=default(None),
         help="the database URL (prefer the DATABASE_URL variable: a URL here shows its password in ps)",
     )
+    choice.add_argument(
+        "--profile", metavar="NAME", default=default(None), help="a connection saved with `profile save`"
+    )
     group.add_argument(
         "--migrations-dir",
         metavar="DIR",
@@ -120,4 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     practice = command("practice", "start the practice database and show what it holds")
     practice.add_argument("--reset", action="store_true", help="recreate it from scratch")
+
+    profile = commands.add_parser(
+        "profile", help="saved connections, kept in the OS keyring", description="Saved connections (OS keyring)."
+    )
+    actions = profile.add_subparsers(dest="profile_command", metavar="ACTION", required=True)
+    save = actions.add_parser("save", help="test a URL and save it under NAME", epilog=EPILOG)
+    _target_options(save, suppress=True)
+    save.add_argument("name", metavar="NAME")
+    save.add_argument("--no-test", action="store_true", help="save without testing the connection first")
+    save.add_argument("--yes", action="store_true", help="replace a saved connection of the same name")
+    listing = actions.add_parser("list", help="the saved names with host, database and user", epilog=EPILOG)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    forget = actions.add_parser("forget", help="remove a saved connection", epilog=EPILOG)
+    forget.add_argument("name", metavar="NAME")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser

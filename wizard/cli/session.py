@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from wizard.cli.output import Printer
-from wizard.core import connection, practice
+from wizard.core import connection, practice, profiles
 from wizard.core.connection import Target
 from wizard.core.errors import InputError, RefusedError
 from wizard.core.migrations import Migration, load_migrations
@@ -31,10 +31,13 @@ class Session:
 
 
 def resolve_target(args: argparse.Namespace, printer: Printer, *, to_stderr: bool = False) -> Target:
-    if args.practice and args.database_url:
-        raise RefusedError("Choose one target: --practice or --database-url, not both.")
+    chosen = [bool(args.practice), bool(args.database_url), bool(getattr(args, "profile", None))]
+    if sum(chosen) > 1:
+        raise RefusedError("Choose one target: --practice, --database-url or --profile.")
     say = printer.err if to_stderr else printer.out
-    if args.practice:
+    if getattr(args, "profile", None):
+        target = profiles.get(args.profile)
+    elif args.practice:
         target = practice.start(reset=getattr(args, "reset", False), progress=printer.err)
     elif args.database_url:
         target = connection.parse_url(args.database_url)
@@ -75,11 +78,15 @@ def open_session(args: argparse.Namespace, printer: Printer, *, to_stderr: bool 
 
 def confirm(session: Session, question: str, *, expected: str = "yes") -> None:
     """Go ahead with --yes; ask on a terminal; otherwise refuse without changing anything."""
-    if session.args.yes:
+    ask(session.args, question, expected=expected)
+
+
+def ask(args: argparse.Namespace, question: str, *, expected: str = "yes", changes: str = "the database") -> None:
+    if args.yes:
         return
     if not sys.stdin.isatty():
         raise RefusedError(
-            "Nothing was changed: this command changes the database and there is no terminal to confirm on.",
+            f"Nothing was changed: this command changes {changes} and there is no terminal to confirm on.",
             fix=("Run it again with --yes once you are sure of the target above.",),
         )
     try:
