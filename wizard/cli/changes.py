@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from wizard.cli.commands import print_verify
 from wizard.cli.output import EventPrinter, Printer, object_label
 from wizard.cli.session import Session, confirm, open_session
 from wizard.core import engine, rollback, verify
-from wizard.core.errors import RefusedError
+from wizard.core.errors import RefusedError, WizardError
+from wizard.core.events import Emit, Event
+from wizard.core.report import SessionReport, schema_of
 from wizard.core.runner import RunOptions
 
 BACKUP_PENDING = (
@@ -58,10 +62,45 @@ def _migrate(session: Session, args: argparse.Namespace) -> int:
     names = ", ".join(m.label for m in todo)
     printer.out(f"Pending: {names}. Each runs in one transaction: all of it is applied, or none of it.")
     confirm(session, f"Apply {names} to {session.target.describe()}?")
-    engine.apply_pending(session.conn, session.migrations, _options(args), EventPrinter(printer))
-    report = verify.run_verify(session.conn, session.migrations)
-    print_verify(printer, report)
-    return 0 if report.ok else 1
+    with _session_report(session, "migrate", args) as record:
+        show = EventPrinter(printer)
+        engine.apply_pending(session.conn, session.migrations, _options(args), _both(show, record.record))
+        record.outcome = f"applied {names}"
+        record.verify = verify.run_verify(session.conn, session.migrations)
+    print_verify(printer, record.verify)
+    return 0 if record.verify.ok else 1
+
+
+def _both(*emits: Emit) -> Emit:
+    def emit(event: Event) -> None:
+        for each in emits:
+            each(event)
+
+    return emit
+
+
+@contextmanager
+def _session_report(session: Session, action: str, args: argparse.Namespace) -> Iterator[SessionReport]:
+    """Record the session, whatever happens, and say where the report is."""
+    record = SessionReport(action, session.target, session.server_version)
+    record.before = schema_of(session.conn, session.migrations)
+    if session.target.practice:
+        record.backup = "none: practice database (`migration-wizard practice --reset` recreates it)"
+    elif action == "migrate":
+        record.backup = "skipped with --skip-backup (the wizard's own backup step is not built yet)"
+    else:
+        record.backup = "not taken for a rollback"
+    try:
+        yield record
+    except WizardError as error:
+        nothing = getattr(error, "nothing_changed", True)
+        record.outcome = f"failed: {error.message}" + ("; nothing was changed" if nothing else "")
+        raise
+    finally:
+        if not session.conn.closed:
+            record.after = schema_of(session.conn, session.migrations)
+        path = record.write()
+        session.printer.out(f"Report: {path}")
 
 
 def cmd_rollback(args: argparse.Namespace, printer: Printer) -> int:
@@ -106,7 +145,10 @@ def _rollback(session: Session, args: argparse.Namespace) -> int:
         )
     expected = "practice" if session.target.practice else session.target.database
     confirm(session, "This cannot be undone except from a backup.", expected=expected)
-    rollback.rollback(session.conn, migration, _options(args), EventPrinter(printer))
+    with _session_report(session, "rollback", args) as record:
+        rollback.rollback(session.conn, migration, _options(args), _both(EventPrinter(printer), record.record))
+        record.outcome = f"rolled back {migration.label}"
+        record.verify = verify.run_verify(session.conn, session.migrations)
     states = engine.status(session.conn, session.migrations)
     for s in states:
         printer.out(f"  {s.migration.label}: {s.state}")

@@ -1,0 +1,162 @@
+"""The session report: a Markdown record of every migrate and rollback, for a reviewer.
+
+It holds the target (never the password), versions, each statement with its duration,
+NOTICEs and lock waits, the verification results, the backup (or why there was none),
+and the structure of the migration's tables before and after, side by side.
+Reports are written 0600 in a 0700 folder under the user data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from wizard import __version__
+from wizard.core import catalog, paths
+from wizard.core.catalog import ColumnInfo
+from wizard.core.connection import Target
+from wizard.core.events import (
+    AlreadyApplied,
+    BaselineRecorded,
+    Event,
+    LockWait,
+    MigrationApplied,
+    MigrationRolledBack,
+    StatementFinished,
+    StatementSkipped,
+    WaitingForOtherRun,
+)
+from wizard.core.migrations import Migration
+from wizard.core.verify import VerifyReport
+
+Schema = dict[str, list[ColumnInfo]]
+
+
+def schema_of(conn: psycopg.Connection[Any], migrations: list[Migration]) -> Schema:
+    """The columns of every table the migrations touch (empty list: the table is absent)."""
+    found: Schema = {}
+    for migration in migrations:
+        exp = migration.expectations
+        for table in exp.tables_touched():
+            found[table] = catalog.columns(conn, exp.schema, table)
+    return found
+
+
+@dataclass
+class SessionReport:
+    action: str
+    target: Target
+    server_version: str
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    events: list[Event] = field(default_factory=list)
+    before: Schema = field(default_factory=dict)
+    after: Schema = field(default_factory=dict)
+    verify: VerifyReport | None = None
+    backup: str = ""
+    outcome: str = ""
+
+    def record(self, event: Event) -> None:
+        self.events.append(event)
+
+    def render(self) -> str:
+        lines = [
+            f"# migration-wizard {self.action} report",
+            "",
+            f"- When: {self.started_at.strftime('%Y-%m-%d %H:%M:%S UTC')}",
+            f"- Target: {self.target.describe()}",
+            f"- Server: PostgreSQL {self.server_version}",
+            f"- migration-wizard: {__version__}",
+            f"- Backup: {self.backup or 'none recorded'}",
+            f"- Outcome: {self.outcome or 'unknown'}",
+            "",
+            "## Statements",
+            "",
+        ]
+        lines += self._statements() or ["Nothing was run."]
+        lines += ["", "## Schema before and after", ""]
+        for table in sorted(set(self.before) | set(self.after)):
+            lines += self._side_by_side(table)
+        lines += ["## Verification", ""]
+        lines += self._verification()
+        return self.target.redact("\n".join(lines) + "\n")
+
+    def _statements(self) -> list[str]:
+        lines: list[str] = []
+        for event in self.events:
+            match event:
+                case StatementFinished(index=i, total=n, sql=sql, line=line, status=status, duration=took):
+                    lines.append(f"{i}. `{' '.join(sql.split())}` (line {line}): {status}, {took * 1000:.0f} ms")
+                    lines += [f"   - {notice}" for notice in event.notices]
+                case StatementSkipped(index=i, sql=sql, reason=reason):
+                    lines.append(f"{i}. `{' '.join(sql.split())}`: skipped, {reason}")
+                case LockWait(relation=rel, waited=waited, holders=holders, retry_in=retry):
+                    who = "; ".join(h.describe() for h in holders) or "a session that had finished"
+                    lines.append(f"- Lock wait on {rel} after {waited:.1f} s, held by {who}; retried in {retry:.1f} s")
+                case WaitingForOtherRun(waited=waited):
+                    lines.append(f"- Waited {waited:.0f} s for another run of the wizard")
+                case BaselineRecorded(version=v, name=name):
+                    lines.append(f"- Recorded {v}_{name} as the baseline")
+                case MigrationApplied(version=v, name=name, duration=took, preexisting=pre):
+                    lines.append(
+                        f"- Applied {v}_{name} in {took:.2f} s"
+                        + (f"; already present: {', '.join(pre)}" if pre else "")
+                    )
+                case MigrationRolledBack(version=v, name=name, duration=took, kept=kept):
+                    lines.append(
+                        f"- Rolled back {v}_{name} in {took:.2f} s" + (f"; kept: {', '.join(kept)}" if kept else "")
+                    )
+                case AlreadyApplied(version=v, name=name):
+                    lines.append(f"- {v}_{name} was already applied")
+        return lines
+
+    def _side_by_side(self, table: str) -> list[str]:
+        before = {c.name: c for c in self.before.get(table, [])}
+        after = {c.name: c for c in self.after.get(table, [])}
+        names = list(before) + [n for n in after if n not in before]
+        lines = [f"### {table}", ""]
+        if not before and not after:
+            return [*lines, "Absent before and after.", ""]
+        lines += [
+            "| column | before: type | before: nullable | after: type | after: nullable | change |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name in names:
+            old, new = before.get(name), after.get(name)
+            change = "NEW" if old is None else "REMOVED" if new is None else "changed" if old != new else ""
+            lines.append(f"| {name} | {_type(old)} | {_nullable(old)} | {_type(new)} | {_nullable(new)} | {change} |")
+        return [*lines, ""]
+
+    def _verification(self) -> list[str]:
+        if self.verify is None:
+            return ["Not run."]
+        lines = [f"Overall: {'OK' if self.verify.ok else 'FAILED'}", ""]
+        lines += [f"- {c.status.upper()} {c.title}: {c.detail}" for c in self.verify.checks]
+        return lines
+
+    def write(self) -> Path:
+        stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ")
+        safe_db = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in self.target.database) or "database"
+        path = paths.reports_dir() / f"{stamp}-{self.action}-{safe_db}.md"
+        counter = 1
+        while path.exists():
+            counter += 1
+            path = path.with_name(f"{stamp}-{self.action}-{safe_db}-{counter}.md")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(self.render())
+        return path.resolve()
+
+
+def _type(column: ColumnInfo | None) -> str:
+    return column.data_type if column else ""
+
+
+def _nullable(column: ColumnInfo | None) -> str:
+    if column is None:
+        return ""
+    return "YES" if column.nullable else "NO"
