@@ -89,7 +89,7 @@ class SessionReport:
         lines: list[str] = []
         for event in self.events:
             match event:
-                case StatementFinished(index=i, total=n, sql=sql, line=line, status=status, duration=took):
+                case StatementFinished(index=i, sql=sql, line=line, status=status, duration=took):
                     lines.append(f"{i}. `{' '.join(sql.split())}` (line {line}): {status}, {took * 1000:.0f} ms")
                     lines += [f"   - {notice}" for notice in event.notices]
                 case StatementSkipped(index=i, sql=sql, reason=reason):
