@@ -24,6 +24,14 @@ class FixedClock:
         return self.now
 
 
+@pytest.fixture(autouse=True)
+def _no_saved_profiles() -> None:
+    """Screens start with no saved connections unless a test saves some."""
+    from wizard.core import paths, profiles
+
+    (paths.config_dir() / profiles.INDEX_FILE).unlink(missing_ok=True)
+
+
 @pytest.fixture
 def make_app() -> AppFactory:
     """make_app(url=..., practice=..., start=..., verify_only=...) -> a WizardApp on that database."""

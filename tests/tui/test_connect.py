@@ -95,3 +95,61 @@ async def test_a_wrong_database_name_fails_inline(make_app: AppFactory, db: Test
         assert any(isinstance(m, ConnectFailed) for m in messages)
         assert "database does not exist" in _text(app, "#result")
         assert app.screen.query_one("#continue", Button).disabled
+
+
+async def test_remember_a_tested_connection_then_pick_it_next_time(
+    make_app: AppFactory, db: TestDatabase, memory_keyring: object
+) -> None:
+    from textual.widgets import OptionList
+
+    from wizard.core import profiles
+
+    url = db.url.replace("postgres:@", "postgres:Remembered1@")
+    app = make_app(url, start="connect")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.click("#test")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.query_one("#profile-name", Input).value == db.name  # prefilled from the database
+        app.screen.query_one("#profile-name", Input).value = "local"
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert [p.name for p in profiles.list_profiles()] == ["local"]
+        assert "Remembered as 'local'" in _text(app, "#profiles-status")
+    # Next time: nothing pasted, pick it from the list.
+    app = make_app("", start="connect")
+    messages: list[object] = []
+    async with app.run_test(size=(100, 40), message_hook=messages.append) as pilot:
+        options = app.screen.query_one("#profiles", OptionList)
+        assert options.option_count == 1
+        options.focus()
+        await pilot.press("down", "enter")
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert any(isinstance(m, Connected) for m in messages)
+        assert "Remembered1" not in _text(app, "#result") and "Connected" in _text(app, "#result")
+        await pilot.press("tab")
+        options.focus()
+        await pilot.press("delete")
+        await pilot.pause()
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert profiles.list_profiles() == []
+
+
+async def test_an_unusable_keyring_says_why_instead_of_failing(
+    make_app: AppFactory, db: TestDatabase, no_keyring: object
+) -> None:
+    app = make_app(db.url, start="connect")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.click("#test")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        status = _text(app, "#profiles-status")
+        assert "OS keyring" in status and "DATABASE_URL" in status

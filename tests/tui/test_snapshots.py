@@ -74,3 +74,11 @@ def test_help_panel_with_the_latest_error(snap_compare: Any, make_app: AppFactor
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=open_help)
+
+
+def test_connect_with_saved_connections(snap_compare: Any, make_app: AppFactory, memory_keyring: object) -> None:
+    from wizard.core import profiles
+
+    profiles.save("production", "postgresql://alex:pw-prod-1@ep-cool-darkness-123456.us-east-2.aws.neon.tech/neondb")
+    profiles.save("staging", "postgresql://alex:pw-stag-1@ep-quiet-river-654321.us-east-2.aws.neon.tech/neondb")
+    assert snap_compare(make_app(start="connect"), terminal_size=SIZE)

@@ -121,6 +121,11 @@ def save(name: str, url: str) -> Profile:
 
 def get(name: str) -> Target:
     """The saved URL as a Target, read from the keyring."""
+    return parse_url(get_url(name))
+
+
+def get_url(name: str) -> str:
+    """The saved URL (password included: never show it), read from the keyring."""
     profiles = _read_index()
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none saved yet"
@@ -138,7 +143,7 @@ def get(name: str) -> Target:
             f"The keyring no longer holds the URL of {name!r}.",
             fix=(f"Save it again with `migration-wizard profile save {name}`.",),
         )
-    return parse_url(url)
+    return str(url)
 
 
 def forget(name: str) -> None:

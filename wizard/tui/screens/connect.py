@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.markup import escape
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
 
 from wizard.core.connection import Target, clean_pasted, encoded_password_url, parse_url
@@ -14,6 +14,7 @@ from wizard.core.errors import InputError
 from wizard.tui import workers
 from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow
 from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.saved_profiles import SavedProfiles
 from wizard.tui.widgets.steps import StepIndicator
 
 EXPLAIN = (
@@ -32,6 +33,7 @@ class ConnectScreen(FlowScreen):
         Binding("ctrl+t", "test", "Test connection", priority=True),
         Binding("ctrl+e", "encode", "Encode password", show=False, priority=True),
         Binding("ctrl+d", "direct", "Use direct host", show=False, priority=True),
+        Binding("ctrl+s", "remember", "Remember connection", priority=True),
         Binding("escape", "back", "Back"),
     ]
 
@@ -56,8 +58,8 @@ class ConnectScreen(FlowScreen):
                     yield Button("Use the encoded password (Ctrl+E)", id="encode")
                     yield Button("Use the direct host (Ctrl+D)", id="direct")
                 yield Static("", id="notes", classes="hint")
-            with Vertical(id="saved"):
-                yield Static("Saved connections will appear here.", classes="hint")
+            if not self.state.practice:
+                yield SavedProfiles(id="saved")
             yield LoadingIndicator(id="spinner")
             yield Static("", id="result")
         with Horizontal(classes="buttons"):
@@ -81,15 +83,21 @@ class ConnectScreen(FlowScreen):
         if self.state.verify_only and (self.state.practice or self.parsed is not None):
             self.action_test()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
+    @on(Input.Changed, "#url")
+    def url_changed(self, event: Input.Changed) -> None:
         cleaned = clean_pasted(event.value)
         if cleaned != event.value:
             event.input.value = cleaned  # a paste with quotes or a wrapper: keep the URL only
             return
         self._validate(cleaned)
 
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
+    @on(Input.Submitted, "#url")
+    def url_submitted(self) -> None:
         self.action_test()
+
+    @on(Input.Submitted, "#profile-name")
+    def name_submitted(self) -> None:
+        self.action_remember()
 
     def _validate(self, text: str) -> None:
         problem = self.query_one("#problem", Static)
@@ -138,8 +146,18 @@ class ConnectScreen(FlowScreen):
     def action_back(self) -> None:
         self.wizard.go("welcome")
 
+    def on_saved_profiles_chosen(self, message: SavedProfiles.Chosen) -> None:
+        self.query_one("#url", Input).value = message.url
+        self._validate(message.url)  # now, not when the Changed message arrives
+        self.action_test()
+
+    def action_remember(self) -> None:
+        if self.state.conn is not None and self.parsed is not None:
+            self.query_one(SavedProfiles).remember(self.query_one("#url", Input).value)
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {
+            "remember": self.action_remember,
             "test": self.action_test,
             "continue": self.action_continue,
             "back": self.action_back,
@@ -186,6 +204,8 @@ class ConnectScreen(FlowScreen):
         button = self.query_one("#continue", Button)
         button.disabled = False
         button.focus()
+        if not self.state.practice:
+            self.query_one(SavedProfiles).offer_to_remember(target.database)
         if self.state.verify_only:
             self.action_continue()
 
