@@ -11,9 +11,9 @@ from wizard.cli.commands import print_verify
 from wizard.cli.output import EventPrinter, Printer, object_label
 from wizard.cli.session import Session, confirm, open_session
 from wizard.core import engine, rollback, verify
-from wizard.core.errors import RefusedError, WizardError
+from wizard.core.errors import RefusedError
 from wizard.core.events import Emit, Event
-from wizard.core.report import SessionReport, schema_of
+from wizard.core.report import SessionReport, recording
 from wizard.core.runner import RunOptions
 
 BACKUP_PENDING = (
@@ -82,25 +82,21 @@ def _both(*emits: Emit) -> Emit:
 @contextmanager
 def _session_report(session: Session, action: str, args: argparse.Namespace) -> Iterator[SessionReport]:
     """Record the session, whatever happens, and say where the report is."""
-    record = SessionReport(action, session.target, session.server_version)
-    record.before = schema_of(session.conn, session.migrations)
     if session.target.practice:
-        record.backup = "none: practice database (`migration-wizard practice --reset` recreates it)"
+        backup = "none: practice database (`migration-wizard practice --reset` recreates it)"
     elif action == "migrate":
-        record.backup = "skipped with --skip-backup (the wizard's own backup step is not built yet)"
+        backup = "skipped with --skip-backup (the wizard's own backup step is not built yet)"
     else:
-        record.backup = "not taken for a rollback"
+        backup = "not taken for a rollback"
+    conn, target = session.conn, session.target
+    started: SessionReport | None = None
     try:
-        yield record
-    except WizardError as error:
-        nothing = getattr(error, "nothing_changed", True)
-        record.outcome = f"failed: {error.message}" + ("; nothing was changed" if nothing else "")
-        raise
+        with recording(conn, target, session.server_version, session.migrations, action, backup) as record:
+            started = record
+            yield record
     finally:
-        if not session.conn.closed:
-            record.after = schema_of(session.conn, session.migrations)
-        path = record.write()
-        session.printer.out(f"Report: {path}")
+        if started is not None and started.path is not None:
+            session.printer.out(f"Report: {started.path}")
 
 
 def cmd_rollback(args: argparse.Namespace, printer: Printer) -> int:

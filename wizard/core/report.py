@@ -9,6 +9,8 @@ Reports are written 0600 in a 0700 folder under the user data directory.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from wizard import __version__
 from wizard.core import catalog, paths
 from wizard.core.catalog import ColumnInfo
 from wizard.core.connection import Target
+from wizard.core.errors import WizardError
 from wizard.core.events import (
     AlreadyApplied,
     BaselineRecorded,
@@ -59,6 +62,7 @@ class SessionReport:
     verify: VerifyReport | None = None
     backup: str = ""
     outcome: str = ""
+    path: Path | None = None
 
     def record(self, event: Event) -> None:
         self.events.append(event)
@@ -160,3 +164,27 @@ def _nullable(column: ColumnInfo | None) -> str:
     if column is None:
         return ""
     return "YES" if column.nullable else "NO"
+
+
+@contextmanager
+def recording(
+    conn: psycopg.Connection[Any],
+    target: Target,
+    server_version: str,
+    migrations: list[Migration],
+    action: str,
+    backup: str,
+) -> Iterator[SessionReport]:
+    """Record a migrate or rollback whatever happens; the report's path is in `.path` afterwards."""
+    record = SessionReport(action, target, server_version, backup=backup)
+    record.before = schema_of(conn, migrations)
+    try:
+        yield record
+    except WizardError as error:
+        nothing = getattr(error, "nothing_changed", True)
+        record.outcome = f"failed: {error.message}" + ("; nothing was changed" if nothing else "")
+        raise
+    finally:
+        if not conn.closed:
+            record.after = schema_of(conn, migrations)
+        record.path = record.write()
