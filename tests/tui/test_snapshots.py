@@ -82,3 +82,13 @@ def test_connect_with_saved_connections(snap_compare: Any, make_app: AppFactory,
     profiles.save("production", "postgresql://alex:pw-prod-1@ep-cool-darkness-123456.us-east-2.aws.neon.tech/neondb")
     profiles.save("staging", "postgresql://alex:pw-stag-1@ep-quiet-river-654321.us-east-2.aws.neon.tech/neondb")
     assert snap_compare(make_app(start="connect"), terminal_size=SIZE)
+
+
+def test_rollback_before_confirming(snap_compare: Any, make_app: AppFactory, fixed_db: TestDatabase) -> None:
+    _migrate_with_fixed_ledger(fixed_db)
+    fixed_db.execute(
+        "INSERT INTO image_analyses (attachment_id, agent_type) SELECT id, 'design' FROM attachments LIMIT 3"
+    )
+    app = make_app(fixed_db.url, start="connect")
+    app.state.rollback_only = True
+    assert snap_compare(app, terminal_size=SIZE, run_before=_settle)

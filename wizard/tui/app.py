@@ -24,6 +24,7 @@ SCREENS_BY_NAME = {
     "migrate": ("wizard.tui.screens.migrate", "MigrateScreen"),
     "verify": ("wizard.tui.screens.verify", "VerifyScreen"),
     "done": ("wizard.tui.screens.done", "DoneScreen"),
+    "rollback": ("wizard.tui.screens.rollback", "RollbackScreen"),
 }
 
 

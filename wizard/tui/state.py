@@ -41,6 +41,7 @@ class FlowState:
     verify: VerifyReport | None = None
     last_error: str = ""
     verify_only: bool = False
+    rollback_only: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
     _migrations: list[Migration] | None = None
 

@@ -80,7 +80,7 @@ class ConnectScreen(FlowScreen):
             url.value = clean_pasted(self.state.initial_url)
             url.focus()
             self._validate(url.value)
-        if self.state.verify_only and (self.state.practice or self.parsed is not None):
+        if (self.state.verify_only or self.state.rollback_only) and (self.state.practice or self.parsed):
             self.action_test()
 
     @on(Input.Changed, "#url")
@@ -206,7 +206,7 @@ class ConnectScreen(FlowScreen):
         button.focus()
         if not self.state.practice:
             self.query_one(SavedProfiles).offer_to_remember(target.database)
-        if self.state.verify_only:
+        if self.state.verify_only or self.state.rollback_only:
             self.action_continue()
 
     def _done_waiting(self) -> None:
@@ -216,4 +216,7 @@ class ConnectScreen(FlowScreen):
     def action_continue(self) -> None:
         if self.state.conn is None:
             return
-        self.wizard.go("verify" if self.state.verify_only else "preflight")
+        if self.state.rollback_only:
+            self.wizard.go("rollback")
+        else:
+            self.wizard.go("verify" if self.state.verify_only else "preflight")

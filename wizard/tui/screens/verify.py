@@ -72,6 +72,7 @@ class VerifyScreen(FlowScreen):
     STEP = "Verify"
     BINDINGS = [
         Binding("r", "rerun", "Re-run checks"),
+        Binding("u", "rollback", "Roll back (undo)"),
         Binding("enter", "next", "Continue"),
         Binding("escape", "back", "Back"),
     ]
@@ -83,6 +84,7 @@ class VerifyScreen(FlowScreen):
         yield VerticalScroll(id="body")
         with Horizontal(classes="buttons"):
             yield Button("Re-run (R)", id="rerun")
+            yield Button("Roll back (U)", id="rollback")
             label = "Quit" if self.state.verify_only else "Continue"
             yield Button(label, id="next", variant="primary", disabled=True)
         yield Footer()
@@ -137,8 +139,13 @@ class VerifyScreen(FlowScreen):
     def action_back(self) -> None:
         self.wizard.go("welcome")
 
+    def action_rollback(self) -> None:
+        self.wizard.go("rollback")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "rerun":
+        if event.button.id == "rollback":
+            self.action_rollback()
+        elif event.button.id == "rerun":
             self.action_rerun()
         else:
             self.action_next()

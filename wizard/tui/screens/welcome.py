@@ -42,6 +42,7 @@ class WelcomeScreen(FlowScreen):
         Binding("enter", "start", "Start", priority=True),
         Binding("p", "practice", "Practice"),
         Binding("v", "verify", "Verify only"),
+        Binding("r", "rollback", "Roll back"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -53,10 +54,16 @@ class WelcomeScreen(FlowScreen):
             if not self.state.practice:
                 yield Button("Practice", id="practice")
             yield Button("Verify only", id="verify")
+            yield Button("Roll back", id="rollback")
         yield Footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"start": self.action_start, "practice": self.action_practice, "verify": self.action_verify}
+        actions = {
+            "start": self.action_start,
+            "practice": self.action_practice,
+            "verify": self.action_verify,
+            "rollback": self.action_rollback,
+        }
         actions[event.button.id or "start"]()
 
     def action_start(self) -> None:
@@ -68,4 +75,8 @@ class WelcomeScreen(FlowScreen):
 
     def action_verify(self) -> None:
         self.state.verify_only = True
+        self.wizard.go("connect")
+
+    def action_rollback(self) -> None:
+        self.state.rollback_only = True
         self.wizard.go("connect")

@@ -1,0 +1,211 @@
+"""Undo Phase 2: what would be lost first, a typed confirmation, then the statements streaming."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Footer, Input, LoadingIndicator, RichLog, Static
+
+from wizard.core import rollback
+from wizard.core.errors import Cancelled, WizardError
+from wizard.core.events import (
+    Event,
+    LockWait,
+    MigrationRolledBack,
+    StatementFinished,
+    StatementSkipped,
+)
+from wizard.core.report import recording
+from wizard.core.rollback import RollbackImpact
+from wizard.core.runner import RunOptions
+from wizard.tui.messages import EngineEvent, WorkFailed
+from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.steps import StepIndicator
+
+
+@dataclass
+class ImpactReady(Message):
+    impact: RollbackImpact | None
+
+
+@dataclass
+class RollbackDone(Message):
+    ok: bool
+    text: str
+
+
+def describe_impact(impact: RollbackImpact) -> str:
+    """What a rollback removes and keeps, in plain words (Rich markup)."""
+    label = impact.migration.label
+    lines = [f"[b]Rolling back {escape(label)} would remove:[/b]"]
+    lines += [f"  • table {escape(t)} and its [b]{n}[/b] row{'s' if n != 1 else ''}" for t, n in impact.rows_lost]
+    lines += [
+        f"  • column {escape(c)} and its [b]{n}[/b] non-empty value{'s' if n != 1 else ''}"
+        for c, n in impact.values_lost
+    ]
+    lines += [
+        f"  • also {escape(d.description)} (it depends on {escape(d.depends_on)})"
+        for d in impact.dependents
+        if d.outcome == "dropped"
+    ]
+    if impact.kept:
+        lines.append("[b]Stays[/b] (it existed before the migration ran):")
+        lines += [f"  • {escape(k.replace(':', ' ', 1))}" for k in impact.kept]
+    if not impact.recorded:
+        lines.append(
+            "[yellow]Not recorded in the ledger (run by hand?): the wizard cannot tell what existed"
+            " before, so everything it defines is removed.[/]"
+        )
+    if impact.blocked:
+        lines.append("[b red]Cannot run as it is:[/]")
+        lines += [
+            f"  • {escape(d.description)} uses {escape(d.depends_on)}: drop or change it first" for d in impact.blocked
+        ]
+    return "\n".join(lines)
+
+
+class RollbackScreen(FlowScreen):
+    STEP = None
+    BINDINGS = [Binding("escape", "cancel", "Cancel / back")]
+
+    def compose(self) -> ComposeResult:
+        yield StepIndicator(self.STEP)
+        with VerticalScroll(id="body"):
+            yield Static("[b]Undo the Phase 2 migration (rollback)[/b]. Nothing is removed until you confirm.")
+            yield LoadingIndicator(id="spinner")
+            yield Static("", id="impact")
+            yield Static("", id="confirm-hint", classes="hint")
+            yield Input(id="confirm", placeholder="type here to confirm")
+            yield RichLog(id="log", markup=True, wrap=True, min_width=40)
+            yield Static("", id="outcome")
+        with Horizontal(classes="buttons"):
+            yield Button("Roll back", id="run", variant="error", disabled=True)
+            yield Button("Cancel", id="cancel")
+            yield Button("Verify", id="verify", variant="primary", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.expected = "practice" if self.state.practice else (self.state.target.database if self.state.target else "")
+        self.impact: RollbackImpact | None = None
+        self.running = False
+        self.query_one("#confirm").display = False
+        self.query_one("#log").display = False
+        self._measure()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rollback", description="Reading what would be lost")
+    def _measure(self) -> None:
+        try:
+            conn = self.state.connection()
+            migration = rollback.latest_applied(conn, self.state.migrations)
+            found = rollback.impact(conn, migration) if migration else None
+        except Exception as error:
+            message, fix = self.describe_error(error)
+            self.post_message(WorkFailed(message, fix))
+            return
+        self.post_message(ImpactReady(found if found and not found.nothing_to_do else None))
+
+    def on_impact_ready(self, message: ImpactReady) -> None:
+        self.query_one("#spinner").display = False
+        self.impact = message.impact
+        if message.impact is None:
+            self.query_one("#impact", Static).update("Nothing to roll back: the migration is not applied here.")
+            self.query_one("#verify", Button).disabled = False
+            return
+        self.query_one("#impact", Static).update(describe_impact(message.impact))
+        if message.impact.blocked:
+            return
+        self.query_one("#confirm-hint", Static).update(
+            f"To go ahead, type [b]{escape(self.expected)}[/b] below. This cannot be undone except from a backup."
+        )
+        confirm = self.query_one("#confirm", Input)
+        confirm.display = True
+        confirm.focus()
+
+    @on(Input.Changed, "#confirm")
+    def typed(self, event: Input.Changed) -> None:
+        self.query_one("#run", Button).disabled = event.value.strip() != self.expected or self.running
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "run":
+            self.action_run()
+        elif event.button.id == "cancel":
+            self.action_cancel()
+        else:
+            self.wizard.go("verify")
+
+    def action_run(self) -> None:
+        if self.impact is None or self.running:
+            return
+        self.running = True
+        self.wizard.busy = True
+        self.state.cancel.clear()
+        self.query_one("#run", Button).disabled = True
+        self.query_one("#confirm").display = False
+        self.query_one("#log").display = True
+        self._rollback(self.impact)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rollback", description="Rolling back")
+    def _rollback(self, impact: RollbackImpact) -> None:
+        state = self.state
+        conn, target = state.connection(), state.target
+        assert target is not None
+        options = RunOptions(cancel=state.cancel)
+
+        def emit(event: Event) -> None:
+            record.record(event)
+            self.post_message(EngineEvent(event))
+
+        try:
+            backup = "practice database: none needed" if state.practice else "not taken for a rollback"
+            with recording(conn, target, state.server_version, state.migrations, "rollback", backup) as record:
+                rollback.rollback(conn, impact.migration, options, emit)
+                record.outcome = f"rolled back {impact.migration.label}"
+            text = f"Rolled back {impact.migration.label}. Report: {record.path}"
+            self.post_message(RollbackDone(True, text))
+        except Cancelled:
+            self.post_message(RollbackDone(False, "Cancelled: the transaction was rolled back, nothing was changed."))
+        except WizardError as error:
+            message, fix = self.describe_error(error)
+            nothing = " Nothing was changed." if getattr(error, "nothing_changed", True) else ""
+            self.post_message(RollbackDone(False, f"{message}{nothing} {' '.join(fix)}"))
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        log = self.query_one("#log", RichLog)
+        event = message.event
+        if isinstance(event, StatementFinished):
+            log.write(
+                f"[green]✓[/] [{event.index}/{event.total}] {escape(' '.join(event.sql.split()))}"
+                f" -> {escape(event.status)} ({event.duration * 1000:.0f} ms)"
+            )
+        elif isinstance(event, StatementSkipped):
+            log.write(f"[dim]- [{event.index}/{event.total}] {escape(' '.join(event.sql.split()))}: {event.reason}[/]")
+        elif isinstance(event, LockWait):
+            who = "; ".join(h.describe() for h in event.holders) or "a session that has finished"
+            log.write(f"[yellow]waiting for a lock on {escape(event.relation)} held by {escape(who)}[/]")
+        elif isinstance(event, MigrationRolledBack):
+            log.write(f"[b]Rolled back {escape(event.version)}_{escape(event.name)}[/]")
+
+    def on_rollback_done(self, message: RollbackDone) -> None:
+        self.running = False
+        self.wizard.busy = False
+        style = "b green" if message.ok else "b red"
+        self.query_one("#outcome", Static).update(f"[{style}]{escape(message.text)}[/]")
+        verify = self.query_one("#verify", Button)
+        verify.disabled = False
+        verify.focus()
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.query_one("#spinner").display = False
+        self.query_one("#impact", Static).update(f"[b red]{escape(message.error)}[/] {escape(' '.join(message.fix))}")
+
+    def action_cancel(self) -> None:
+        if self.running:
+            self.state.cancel.set()
+        else:
+            self.wizard.go("welcome")
