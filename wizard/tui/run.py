@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 
 from wizard.tui.app import WizardApp
 from wizard.tui.state import FlowState
@@ -22,6 +23,10 @@ def state_from_args(args: argparse.Namespace, *, verify_only: bool = False) -> F
 def run_tui(args: argparse.Namespace, *, verify_only: bool = False) -> int:
     state = state_from_args(args, verify_only=verify_only)
     app = WizardApp(state, start="connect" if verify_only else "welcome")
+    # Closing the terminal window: leave like Ctrl+Q does, so that a running migration is
+    # cancelled (rolled back) and the practice server is stopped on the way out.
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: app.call_later(app.exit))
     app.run()
     report = state.verify
     if verify_only and report is not None:
