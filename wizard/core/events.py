@@ -112,6 +112,25 @@ class MigrationRolledBack:
     kept: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class BackupStarted:
+    path: str
+    tool: str
+    reason: str
+    tables: int
+
+
+@dataclass(frozen=True)
+class BackupProgress:
+    """A line pg_dump printed (--verbose), with how far it has got."""
+
+    line: str
+    tables_done: int
+    tables_total: int
+    bytes_written: int
+    elapsed: float
+
+
 Event = (
     MigrationStarted
     | StatementStarted
@@ -123,6 +142,8 @@ Event = (
     | MigrationApplied
     | AlreadyApplied
     | MigrationRolledBack
+    | BackupStarted
+    | BackupProgress
 )
 Emit = Callable[[Event], None]
 

@@ -35,3 +35,7 @@ def reports_dir() -> Path:
 
 def config_dir() -> Path:
     return _private_dir(platformdirs.user_config_path(APP_NAME, appauthor=False))
+
+
+def backups_dir() -> Path:
+    return _private_dir(data_dir() / "backups")

@@ -43,12 +43,16 @@ def _context(sslmode: str, rootcert: str | None) -> ssl.SSLContext:
     return context
 
 
-def open_tls(host: str, port: int, sslmode: str, rootcert: str | None = None, timeout: float = 15) -> ssl.SSLSocket:
-    """A TLS connection to a PostgreSQL server, negotiated the way libpq does."""
+def open_tls(host: str, port: int, sslmode: str, rootcert: str | None = None, timeout: float = 15) -> socket.socket:
+    """A connection to a PostgreSQL server, encrypted the way libpq does it for this sslmode
+    (with "prefer" or "allow", a server without TLS gets a plain connection)."""
     raw = socket.create_connection((host, port), timeout=timeout)
     try:
         raw.sendall(SSL_REQUEST)
         answer = raw.recv(1)
+        if answer == b"N" and sslmode in ("prefer", "allow"):
+            raw.settimeout(None)
+            return raw
         if answer != b"S":
             raise RelayError(f"the server at {host}:{port} does not accept encrypted connections")
         # Python sends SNI for a name and not for an IP address, and checks either against the certificate.

@@ -1,0 +1,183 @@
+"""A verified backup with pg_dump before anything changes.
+
+Verified means: pg_dump exited 0, the file is complete (pg_restore --list reads a custom
+archive; a plain dump ends with pg_dump's completion line), and every table of the
+database (or the one asked for) is in it. A failed or cancelled backup leaves no file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from wizard.core import paths, pgtools
+from wizard.core.connection import Target
+from wizard.core.doctor import diagnose
+from wizard.core.errors import Cancelled, WizardError
+from wizard.core.events import BackupProgress, BackupStarted, Emit
+
+FORMATS = ("custom", "plain")
+_DUMPING = re.compile(r"dumping contents of table \"?([\w.]+)\"?")
+_PLAIN_DONE = "-- PostgreSQL database dump complete"
+
+
+class BackupFailed(WizardError):
+    title = "Backup failed"
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    bytes: int
+    format: str
+    tables: tuple[str, ...]
+    tool: pgtools.PgTool
+    reason: str
+    database_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "path": str(self.path),
+            "bytes": self.bytes,
+            "format": self.format,
+            "tables": list(self.tables),
+            "pg_dump": {"path": str(self.tool.path), "version": self.tool.version},
+            "database_bytes": self.database_bytes,
+        }
+
+
+def tables_of(conn: psycopg.Connection[Any], only: str | None = None) -> list[str]:
+    """schema.table of every ordinary table a backup must hold (the wizard's ledger included)."""
+    rows = conn.execute(
+        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        " AND n.nspname NOT LIKE 'pg\\_%%' AND (%s::text IS NULL OR c.relname = %s::text OR"
+        " n.nspname || '.' || c.relname = %s::text) ORDER BY 1",
+        (only, only, only),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def default_path(target: Target, fmt: str, folder: Path | None = None) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in target.database) or "database"
+    return (folder or paths.backups_dir()) / f"{safe}-{stamp}.{'dump' if fmt == 'custom' else 'sql'}"
+
+
+def _output(target: Target, fmt: str, output: Path | None) -> Path:
+    if output is None:
+        return default_path(target, fmt)
+    output = output.expanduser()
+    if output.is_dir():
+        return default_path(target, fmt, output)
+    if not output.parent.is_dir():
+        raise BackupFailed(
+            f"The folder {output.parent} does not exist.", fix=("Create it, or choose another --output.",)
+        )
+    return output
+
+
+def run_backup(
+    conn: psycopg.Connection[Any],
+    target: Target,
+    emit: Emit,
+    *,
+    fmt: str = "custom",
+    table: str | None = None,
+    output: Path | None = None,
+    cancel: threading.Event | None = None,
+) -> BackupResult:
+    server_major = conn.info.server_version // 10000
+    expected = tables_of(conn, table)
+    if table and not expected:
+        raise BackupFailed(f"There is no table {table!r} to back up in this database.")
+    size_row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    database_bytes = int(size_row[0]) if size_row else 0
+    choice = pgtools.choose("pg_dump", server_major)
+    path = _output(target, fmt, output).resolve()
+    args = [
+        str(choice.tool.path),
+        "--verbose",
+        f"--format={'custom' if fmt == 'custom' else 'plain'}",
+        "--file",
+        str(path),
+    ]
+    if table:
+        args += ["--table", expected[0]]
+    emit(BackupStarted(str(path), f"pg_dump {choice.tool.version}", choice.reason, len(expected)))
+    # Created private before pg_dump writes into it (it keeps the mode when it truncates).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    try:
+        with pgtools.connection_env(target, choice) as env:
+            lines = _run(args, env, path, len(expected), emit, cancel or threading.Event())
+        _verify(choice, path, fmt, expected, lines)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return BackupResult(path, path.stat().st_size, fmt, tuple(expected), choice.tool, choice.reason, database_bytes)
+
+
+def _run(
+    args: list[str], env: dict[str, str], path: Path, total: int, emit: Emit, cancel: threading.Event
+) -> list[str]:
+    started = time.monotonic()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    done = 0
+    watcher = threading.Thread(target=_stop_on_cancel, args=(process, cancel), daemon=True)
+    watcher.start()
+    assert process.stderr is not None
+    for raw in process.stderr:
+        line = raw.rstrip()
+        lines.append(line)
+        if _DUMPING.search(line):
+            done += 1
+        size = path.stat().st_size if path.exists() else 0
+        emit(BackupProgress(line, done, total, size, time.monotonic() - started))
+    code = process.wait()
+    if cancel.is_set():
+        raise Cancelled("Backup cancelled: the partial file was deleted.")
+    if code != 0:
+        problem = [ln for ln in lines if "error:" in ln or "FATAL" in ln or "detail:" in ln] or lines[-3:]
+        found = diagnose("\n".join(problem))
+        raise BackupFailed(
+            f"pg_dump failed: {problem[0] if problem else f'exit status {code}'}",
+            fix=found.fix,
+            detail="\n".join(problem[1:]),
+        )
+    return lines
+
+
+def _stop_on_cancel(process: subprocess.Popen[str], cancel: threading.Event) -> None:
+    while process.poll() is None:
+        if cancel.wait(0.2):
+            process.terminate()
+            return
+
+
+def _verify(choice: pgtools.ToolChoice, path: Path, fmt: str, expected: list[str], lines: list[str]) -> None:
+    if fmt == "custom":
+        restore = choice.tool.path.with_name(choice.tool.path.name.replace("pg_dump", "pg_restore"))
+        listed = subprocess.run([str(restore), "--list", str(path)], capture_output=True, text=True)
+        if listed.returncode != 0:
+            raise BackupFailed("The backup file is not complete: pg_restore cannot read it.", detail=listed.stderr)
+        present = {f"{m.group(1)}.{m.group(2)}" for m in re.finditer(r"TABLE DATA (\S+) (\S+) ", listed.stdout)}
+    else:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if _PLAIN_DONE not in text[-4096:]:
+            raise BackupFailed("The backup file is not complete: it lacks pg_dump's completion line.")
+        present = {f"{m.group(1)}.{m.group(2)}" for m in re.finditer(r"^COPY (\S+)\.(\S+) ", text, re.MULTILINE)}
+    missing = [t for t in expected if t not in {p.replace('"', "") for p in present}]
+    if missing:
+        raise BackupFailed(f"The backup is missing tables: {', '.join(missing)}.")

