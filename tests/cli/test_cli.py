@@ -128,12 +128,17 @@ def test_sql_is_paste_ready_and_needs_no_database() -> None:
     assert result.out.count("ADD COLUMN IF NOT EXISTS") == 4 and result.out.count("CREATE INDEX IF NOT EXISTS") == 4
 
 
-def test_migrate_without_skip_backup_is_refused_until_backups_exist(db: TestDatabase) -> None:
-    before = _fingerprint(db)
+def test_migrate_backs_up_first_by_default_and_prints_the_backup_path(db: TestDatabase) -> None:
+    import re
+    from pathlib import Path
+
     result = run("migrate", "--yes", "--database-url", db.url)
-    assert result.code == 2 and "--skip-backup" in result.err
-    assert f"database {db.name}" in result.out  # the target was named before refusing
-    assert _fingerprint(db) == before
+    assert result.code == 0, result.text
+    found = re.search(r"^Backing up to (/.+\.dump)$", result.out, re.MULTILINE)
+    assert found and "Backup verified" in result.out
+    backup = Path(found.group(1))
+    assert backup.is_absolute() and backup.exists() and backup.stat().st_mode & 0o777 == 0o600
+    assert result.out.index("Backup verified") < result.out.index("Applying 002_phase2_vision_api")
 
 
 def test_migrate_without_yes_and_no_terminal_changes_nothing(db: TestDatabase) -> None:

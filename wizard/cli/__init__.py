@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from wizard.cli.output import Printer
 from wizard.cli.parser import build_parser
+from wizard.core.backup import BackupFailed
 from wizard.core.errors import (
     Cancelled,
     ConnectError,
@@ -27,6 +28,7 @@ _EXIT_CODES: tuple[tuple[type[WizardError], int], ...] = (
     (PracticeError, EXIT_INPUT),
     (RefusedError, EXIT_REFUSED),
     (MigrationFailed, EXIT_FAILED),
+    (BackupFailed, EXIT_FAILED),
     (Cancelled, EXIT_FAILED),
 )
 
@@ -34,7 +36,7 @@ Command = Callable[[argparse.Namespace, Printer], int]
 
 
 def _commands() -> dict[str | None, Command]:
-    from wizard.cli import changes, commands, profile_commands
+    from wizard.cli import backup_command, changes, commands, profile_commands
 
     return {
         None: changes.cmd_guided,
@@ -46,6 +48,7 @@ def _commands() -> dict[str | None, Command]:
         "rollback": changes.cmd_rollback,
         "practice": commands.cmd_practice,
         "profile": profile_commands.cmd_profile,
+        "backup": backup_command.cmd_backup,
     }
 
 

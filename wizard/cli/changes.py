@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from wizard.cli.backup_command import take_backup
 from wizard.cli.commands import print_verify
 from wizard.cli.output import EventPrinter, Printer, object_label
 from wizard.cli.session import Session, confirm, open_session
@@ -15,11 +16,6 @@ from wizard.core.errors import RefusedError
 from wizard.core.events import Emit, Event
 from wizard.core.report import SessionReport, recording
 from wizard.core.runner import RunOptions
-
-BACKUP_PENDING = (
-    "migrate takes a backup before changing anything, and that step is not built yet,"
-    " so it runs only with --skip-backup; nothing was changed."
-)
 
 
 def _options(args: argparse.Namespace) -> RunOptions:
@@ -38,11 +34,6 @@ def _pooler_note(session: Session) -> None:
 def cmd_migrate(args: argparse.Namespace, printer: Printer) -> int:
     session = open_session(args, printer)
     try:
-        if not args.skip_backup:
-            raise RefusedError(
-                BACKUP_PENDING,
-                fix=("Take your own backup first (a Neon branch, or pg_dump), then add --skip-backup.",),
-            )
         return _migrate(session, args)
     finally:
         session.close()
@@ -62,7 +53,12 @@ def _migrate(session: Session, args: argparse.Namespace) -> int:
     names = ", ".join(m.label for m in todo)
     printer.out(f"Pending: {names}. Each runs in one transaction: all of it is applied, or none of it.")
     confirm(session, f"Apply {names} to {session.target.describe()}?")
-    with _session_report(session, "migrate", args) as record:
+    if args.skip_backup:
+        backup = "skipped with --skip-backup: the user has a backup of their own"
+        printer.out("No backup by the wizard (--skip-backup): you said you have your own.")
+    else:
+        backup = str(take_backup(session).path)
+    with _session_report(session, "migrate", backup) as record:
         show = EventPrinter(printer)
         engine.apply_pending(session.conn, session.migrations, _options(args), _both(show, record.record))
         record.outcome = f"applied {names}"
@@ -80,14 +76,8 @@ def _both(*emits: Emit) -> Emit:
 
 
 @contextmanager
-def _session_report(session: Session, action: str, args: argparse.Namespace) -> Iterator[SessionReport]:
+def _session_report(session: Session, action: str, backup: str) -> Iterator[SessionReport]:
     """Record the session, whatever happens, and say where the report is."""
-    if session.target.practice:
-        backup = "none: practice database (`migration-wizard practice --reset` recreates it)"
-    elif action == "migrate":
-        backup = "skipped with --skip-backup (the wizard's own backup step is not built yet)"
-    else:
-        backup = "not taken for a rollback"
     conn, target = session.conn, session.target
     started: SessionReport | None = None
     try:
@@ -141,7 +131,7 @@ def _rollback(session: Session, args: argparse.Namespace) -> int:
         )
     expected = "practice" if session.target.practice else session.target.database
     confirm(session, "This cannot be undone except from a backup.", expected=expected)
-    with _session_report(session, "rollback", args) as record:
+    with _session_report(session, "rollback", "not taken for a rollback") as record:
         rollback.rollback(session.conn, migration, _options(args), _both(EventPrinter(printer), record.record))
         record.outcome = f"rolled back {migration.label}"
         record.verify = verify.run_verify(session.conn, session.migrations)
@@ -170,7 +160,7 @@ def cmd_guided(args: argparse.Namespace, printer: Printer) -> int:
             return 0
         printer.out("Practice database: no backup needed (`migration-wizard practice --reset` recreates it).")
         # Nothing real can change here, so the practice run goes ahead without asking.
-        args.yes = True
+        args.yes, args.skip_backup = True, True
         args.lock_timeout, args.max_wait = RunOptions().lock_timeout_ms, RunOptions().max_wait
         return _migrate(session, args)
     finally:

@@ -107,9 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     command("plan", "show the SQL that would run, statement by statement, with what each does")
     command("sql", "print the migration, paste-ready for the Neon SQL editor (needs no database)")
 
-    migrate = command("migrate", "apply the pending migrations, one line per statement as it runs")
+    backup = command("backup", "take a verified backup with pg_dump and print where it is")
+    backup.add_argument("--output", metavar="PATH", type=Path, help="a file, or a folder for a timestamped file")
+    backup.add_argument("--table", metavar="NAME", help="back up only this table (e.g. attachments)")
+    backup.add_argument("--format", choices=("custom", "plain"), default="custom", help="custom (default) or plain SQL")
+    backup.add_argument("--json", action="store_true", help="print JSON")
+
+    migrate = command("migrate", "back up, then apply the pending migrations, one line per statement as it runs")
     migrate.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    migrate.add_argument("--skip-backup", action="store_true", help="go ahead without taking a backup first")
+    migrate.add_argument(
+        "--skip-backup", action="store_true", help="go ahead without the wizard's backup (you have your own)"
+    )
     _lock_options(migrate)
 
     verify = command("verify", "check that the database holds everything the migrations promise")
