@@ -29,6 +29,7 @@ atexit.register(shutil.rmtree, _HOME, True)
 
 from tests.debian_pg import debian_pg  # noqa: E402, F401
 from tests.keyrings import memory_keyring, no_keyring, real_keyring, secret_service  # noqa: E402, F401
+from tests.pgbouncer import tls_front  # noqa: E402, F401
 from wizard.core import practice  # noqa: E402
 from wizard.core.connection import Target, parse_url  # noqa: E402
 
