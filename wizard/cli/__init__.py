@@ -20,6 +20,7 @@ from wizard.core.errors import (
     RefusedError,
     WizardError,
 )
+from wizard.core.restore import RestoreFailed
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INPUT = 0, 1, 2, 3
 _EXIT_CODES: tuple[tuple[type[WizardError], int], ...] = (
@@ -29,6 +30,7 @@ _EXIT_CODES: tuple[tuple[type[WizardError], int], ...] = (
     (RefusedError, EXIT_REFUSED),
     (MigrationFailed, EXIT_FAILED),
     (BackupFailed, EXIT_FAILED),
+    (RestoreFailed, EXIT_FAILED),
     (Cancelled, EXIT_FAILED),
 )
 
@@ -36,7 +38,7 @@ Command = Callable[[argparse.Namespace, Printer], int]
 
 
 def _commands() -> dict[str | None, Command]:
-    from wizard.cli import backup_command, changes, commands, profile_commands
+    from wizard.cli import backup_command, changes, commands, profile_commands, restore_command
 
     return {
         None: changes.cmd_guided,
@@ -49,6 +51,7 @@ def _commands() -> dict[str | None, Command]:
         "practice": commands.cmd_practice,
         "profile": profile_commands.cmd_profile,
         "backup": backup_command.cmd_backup,
+        "restore": restore_command.cmd_restore,
     }
 
 

@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--format", choices=("custom", "plain"), default="custom", help="custom (default) or plain SQL")
     backup.add_argument("--json", action="store_true", help="print JSON")
 
+    restore = command("restore", "put the database back to exactly what a backup file holds")
+    restore.add_argument("file", metavar="FILE", type=Path, help="a backup made by `backup` (or pg_dump)")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     migrate = command("migrate", "back up, then apply the pending migrations, one line per statement as it runs")
     migrate.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     migrate.add_argument(

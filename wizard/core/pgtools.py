@@ -113,6 +113,13 @@ def choose(name: str, server_major: int) -> ToolChoice:
     )
 
 
+def newest(name: str) -> PgTool:
+    tools = candidates(name)
+    if not tools:
+        raise ToolMissing(f"{name} was not found, and the wizard's own copy is missing.")
+    return max(tools, key=lambda t: (t.major, t.bundled))
+
+
 def tool_env(
     target: Target, *, host: str | None = None, port: int | None = None, plain: bool = False
 ) -> dict[str, str]:

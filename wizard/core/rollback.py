@@ -131,9 +131,7 @@ def impact(conn: Conn, migration: Migration) -> RollbackImpact:
     )
 
 
-def _judge(
-    found: list[tuple[str, str]], target: str, cascade: bool, earlier: list[Dependent]
-) -> list[Dependent]:
+def _judge(found: list[tuple[str, str]], target: str, cascade: bool, earlier: list[Dependent]) -> list[Dependent]:
     gone = {d.description for d in earlier if d.outcome == "dropped"}
     judged: list[Dependent] = []
     for description, deptype in found:

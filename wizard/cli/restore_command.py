@@ -1,0 +1,41 @@
+"""`migration-wizard restore FILE`: what the file holds, what goes first, then an atomic restore."""
+
+from __future__ import annotations
+
+import argparse
+
+from wizard.cli.commands import print_verify
+from wizard.cli.output import Printer, table
+from wizard.cli.session import confirm, open_session
+from wizard.core import restore, verify
+
+
+def cmd_restore(args: argparse.Namespace, printer: Printer) -> int:
+    backup = restore.read_backup(args.file.expanduser().resolve())
+    session = open_session(args, printer)
+    try:
+        found = restore.plan(session.conn, backup, session.migrations)
+        kind = "the whole database" if found.whole else f"only {', '.join(backup.tables)}"
+        printer.out(f"The backup {backup.path} holds {kind}:")
+        for line in table([{"table": t, "rows": n} for t, n in sorted(backup.rows.items())], indent="  "):
+            printer.out(line)
+        if found.drops:
+            printer.out("Before loading it, the restore removes:")
+            for item in found.drops:
+                printer.out(f"  - {item}")
+        printer.out("It runs in one transaction: if anything fails, nothing changes.")
+        expected = "practice" if session.target.practice else session.target.database
+        confirm(session, f"Everything above in {session.target.describe()} is replaced.", expected=expected)
+        counts = restore.run_restore(session.conn, found)
+        mismatched = [t for t, (want, have) in counts.items() if want != have]
+        for line in table([{"table": t, "backup": w, "now": h} for t, (w, h) in sorted(counts.items())], indent="  "):
+            printer.out(line)
+        printer.out("For information, verify now says (a backup from before Phase 2 does not pass it, by design):")
+        print_verify(printer, verify.run_verify(session.conn, session.migrations))
+    finally:
+        session.close()
+    if mismatched:
+        printer.out(f"The database does not match the backup for: {', '.join(mismatched)}.")
+        return 1
+    printer.out("Restored: the database now matches the backup.")
+    return 0
