@@ -1,0 +1,165 @@
+"""Step 7: the migration guide's post-migration checklist, filled in from what actually happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Static
+
+from wizard.core.events import BackupStarted
+from wizard.core.verify import FAIL, PASS, WARN, VerifyReport
+from wizard.tui.screens.base import FlowScreen
+from wizard.tui.state import FlowState
+from wizard.tui.widgets.steps import StepIndicator
+
+# The guide's checklist lines that verify answers: (verify check id, line).
+VERIFIED = (
+    ("attachments_columns", "attachments table has 4 new columns"),
+    ("image_analyses_exists", "image_analyses table exists"),
+    ("indexes", "All 4 indexes created"),
+    ("smoke_test", "Test INSERT succeeds"),
+)
+NOT_VERIFIED = "not verified yet: press V to run the checks"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One checklist line: ticked or not, and why (the note)."""
+
+    ticked: bool
+    text: str
+    note: str = ""
+    note_style: str = "dim"
+
+
+def backup_note(state: FlowState) -> str:
+    """What the session report says about the backup: the file the Backup step wrote, if known."""
+    if state.practice:
+        return "practice database: none needed"
+    if state.backup_acknowledged:
+        return "not taken by the wizard: the user confirmed they have their own backup"
+    paths = [e.path for e in state.events if isinstance(e, BackupStarted)]
+    return paths[-1] if paths else ""
+
+
+def _backup(state: FlowState) -> Item:
+    title = "Backup created before migration"
+    if state.practice:
+        return Item(False, title, "practice database: not needed")
+    if state.backup_acknowledged:
+        return Item(False, title, "acknowledged: you confirmed you have your own backup")
+    return Item(True, title, backup_note(state))
+
+
+def _migration(state: FlowState) -> Item:
+    title = "Migration script executed successfully"
+    if state.migration_error:
+        return Item(False, title, state.migration_error, "red")
+    if state.migration_seconds is None:
+        return Item(False, title, "not run in this session", "yellow")
+    if not state.applied:
+        return Item(True, title, "nothing was pending: it had already been applied")
+    return Item(True, title, f"applied {', '.join(state.applied)} in {state.migration_seconds:.1f} s")
+
+
+def _verified(report: VerifyReport | None, check_id: str, title: str) -> Item:
+    if report is None:
+        return Item(False, title, NOT_VERIFIED, "yellow")
+    check = next((c for c in report.checks if c.id == check_id), None)
+    if check is None:
+        return Item(False, title, "the verify report has no such check", "yellow")
+    if check.status == PASS:
+        return Item(True, title)
+    if check.status == WARN:
+        return Item(True, title, f"warning: {check.detail}", "yellow")
+    return Item(False, title, check.detail, "red")
+
+
+def _no_errors(state: FlowState) -> Item:
+    title = "No errors in migration output"
+    report = state.verify
+    if state.migration_error:
+        return Item(False, title, "the migration reported an error (see above)", "red")
+    if report is None:
+        return Item(False, title, NOT_VERIFIED, "yellow")
+    failed = [f"“{c.title}”" for c in report.checks if c.status == FAIL]
+    if failed:
+        return Item(False, title, f"verify found problems: {', '.join(failed)} failed", "red")
+    return Item(True, title, "")
+
+
+def checklist(state: FlowState) -> list[Item]:
+    return [
+        _backup(state),
+        _migration(state),
+        *(_verified(state.verify, check_id, title) for check_id, title in VERIFIED),
+        _no_errors(state),
+    ]
+
+
+def render_checklist(items: list[Item]) -> list[Static]:
+    """A line per item, its note indented under it (wrapped lines keep the indent)."""
+    lines: list[Static] = []
+    for item in items:
+        box = Text("[x] " if item.ticked else "[ ] ", style="bold green" if item.ticked else "bold red")
+        lines.append(Static(box + Text(item.text), classes="item"))
+        if item.note:
+            lines.append(Static(Text(item.note, style=item.note_style), classes="note"))
+    return lines
+
+
+def next_steps(state: FlowState, items: list[Item]) -> str:
+    if state.practice:
+        lines = [
+            "This was the practice database: nothing real was changed.",
+            "When you are ready, run the wizard again and paste your real DATABASE_URL.",
+        ]
+    else:
+        lines = [
+            "1. Deploy the version of the application that uses the new columns and the image_analyses table.",
+            "2. Keep the backup until the application has run normally for a few days: it is your way back.",
+            "3. Re-check any time with `migration-wizard verify`: it only reads, and changes nothing.",
+        ]
+    if not all(item.ticked for item in items[1:]):
+        lines.append("Some lines are not ticked: press V to see the checks in detail, or F1 for help.")
+    return "\n".join(lines)
+
+
+class DoneScreen(FlowScreen):
+    STEP = "Done"
+    BINDINGS = [Binding("v", "verify", "Verify again")]
+    DEFAULT_CSS = """
+    DoneScreen .heading { text-style: bold; margin-top: 1; height: auto; }
+    DoneScreen #checklist, DoneScreen #next { height: auto; padding: 0 2; }
+    DoneScreen .note { padding-left: 4; }
+    """
+
+    def compose(self) -> ComposeResult:
+        items = checklist(self.state)
+        yield StepIndicator(self.STEP)
+        with VerticalScroll(id="body"):
+            yield Static("Post-migration checklist", classes="heading")
+            with Vertical(id="checklist"):
+                yield from render_checklist(items)
+            yield Static("What to do next", classes="heading")
+            yield Static(next_steps(self.state, items), id="next", markup=False)
+        with Horizontal(classes="buttons"):
+            yield Button("Verify again (V)", id="verify")
+            yield Button("Quit (Q)", id="quit", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#quit", Button).focus()
+
+    def action_verify(self) -> None:
+        self.wizard.go("verify")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "verify":
+            self.action_verify()
+        else:
+            self.app.exit()

@@ -1,0 +1,261 @@
+"""Step 5: apply the pending migrations, streaming each statement; Cancel (Esc) safely rolls back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import Button, Footer, ProgressBar, RichLog, Static
+
+from wizard.core import engine
+from wizard.core import events as ev
+from wizard.core.errors import Cancelled, WizardError
+from wizard.core.errors import MigrationFailed as StatementFailed
+from wizard.core.report import SessionReport, recording
+from wizard.core.runner import RunOptions
+from wizard.tui.messages import EngineEvent, MigrationFailed, MigrationFinished
+from wizard.tui.screens.base import FlowScreen
+from wizard.tui.screens.done import backup_note
+from wizard.tui.widgets.steps import StepIndicator
+
+RUNNING, DONE, FAILED = "running", "done", "failed"
+INTRO = "One transaction: all of it is applied, or none of it. Cancel (Esc) is safe: it rolls back."
+CANCELLED = "Cancelled: the transaction was rolled back, nothing was changed."
+UNKNOWN_FIX = ("Run Verify (or `migration-wizard status`) to see what the database holds now.",)
+
+
+def one_line(sql: str, width: int = 72) -> str:
+    text, width = " ".join(sql.split()), max(width, 24)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def log_lines(event: ev.Event, width: int) -> list[str]:
+    """What an engine event adds to the log (Rich markup)."""
+    match event:
+        case ev.MigrationStarted(version=v, name=name, total=n, attempt=attempt):
+            if attempt > 1:
+                return [f"[b]Attempt {attempt}[/]: {escape(f'{v}_{name}')} starts again from statement 1."]
+            return [f"[b]{escape(f'{v}_{name}')}[/]: {n} statements in one transaction"]
+        case ev.StatementFinished(index=i, total=n, sql=sql, status=status, duration=took, notices=notices):
+            head, tail = f"[{i}/{n}] ", f" -> {status} ({took * 1000:.0f} ms)"
+            text = head + one_line(sql, width - len(head) - len(tail) - 2) + tail
+            return [f"[green]✓[/] {escape(text)}", *(f"    [cyan]{escape(notice)}[/]" for notice in notices)]
+        case ev.LockWait(relation=relation, holders=holders, retry_in=retry, waited=waited, budget=budget):
+            who = "; ".join(h.describe() for h in holders) or "a session that has since finished"
+            wait = f"waiting for a lock on {relation} held by {who} … retrying in {retry:g} s"
+            return [f"[b yellow]{escape(wait)} (waited {waited:.0f} of {budget:.0f} s)[/]"]
+        case ev.WaitingForOtherRun(waited=waited, pids=pids):
+            by = f" (pid {', '.join(map(str, pids))})" if pids else ""
+            return [f"[yellow]Another run of the wizard{by} is migrating this database: waiting ({waited:.0f} s)[/]"]
+        case ev.BaselineRecorded(version=v, name=name):
+            return [escape(f"Recorded {v}_{name} as the baseline (its tables were already there)")]
+        case ev.MigrationApplied(version=v, name=name, preexisting=kept):
+            before = f"; already there before: {', '.join(k.replace(':', ' ', 1) for k in kept)}" if kept else ""
+            return [f"[b green]Applied {escape(f'{v}_{name}')}[/]{escape(before)}"]
+        case ev.AlreadyApplied(version=v, name=name):
+            return [escape(f"{v}_{name} was already applied (by another run): skipped")]
+    return []
+
+
+class MigrateScreen(FlowScreen):
+    STEP = "Migrate"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel (rolls back)"),
+        Binding("escape", "back", "Back to review"),
+        Binding("enter", "verify", "Verify"),
+    ]
+    DEFAULT_CSS = """
+    MigrateScreen #body { scrollbar-gutter: stable; }
+    MigrateScreen #progress-row { height: 1; margin: 1 0 0 0; }
+    MigrateScreen #progress { width: auto; }
+    MigrateScreen #elapsed { width: 1fr; margin-left: 2; }
+    MigrateScreen #current { height: auto; color: $text-muted; }
+    MigrateScreen #log { height: 1fr; min-height: 6; }
+    MigrateScreen #outcome { height: auto; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.phase, self.started, self.total, self.finished = RUNNING, 0.0, 0, 0
+        self.applied_now: list[str] = []
+        self.report_path: Path | None = None
+        self.timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StepIndicator(self.STEP)
+        with VerticalScroll(id="body"):
+            yield Static(INTRO, classes="hint")
+            with Horizontal(id="progress-row"):
+                yield ProgressBar(id="progress", show_eta=False)
+                yield Static("", id="elapsed")
+            yield Static("Preparing: reading what is pending ...", id="current")
+            yield RichLog(id="log", markup=True, wrap=True, min_width=40)
+            yield Static("", id="outcome")
+        with Horizontal(classes="buttons"):
+            yield Button("Cancel (Esc)", id="cancel", variant="error")
+            yield Button("Verify (Enter)", id="verify", variant="primary", disabled=True)
+            yield Button("Back to review (Esc)", id="back")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.wizard.busy = True
+        self.state.cancel.clear()
+        self.state.cancelled, self.state.migration_error = False, ""
+        self.query_one("#back").display = False
+        self.query_one("#log").focus()  # not a button: Enter and Esc reach the screen's bindings
+        self.started = self.state.clock()
+        self.timer = self.set_interval(0.5, self._tick)
+        self._tick()
+        self._migrate()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="migrate", description="Migrating")
+    def _migrate(self) -> None:
+        state, started = self.state, self.state.clock()
+        try:
+            applied = self._apply()
+        except Exception as error:  # every failure is shown inline: none crashes the screen
+            failed = self._failure(error)
+            state.cancelled, state.migration_error = failed.cancelled, failed.error
+            self.post_message(failed)
+            return
+        state.applied, state.migration_seconds = applied, state.clock() - started
+        self.post_message(MigrationFinished(applied, state.migration_seconds))
+
+    def _failure(self, error: Exception) -> MigrationFailed:
+        if isinstance(error, Cancelled):
+            return MigrationFailed(CANCELLED, (), "", None, True, True)
+        message, fix = self.describe_error(error)
+        if isinstance(error, StatementFailed):
+            detail = f"\n{self.redact(error.detail)}" if error.detail else ""
+            sql = self.redact(error.sql)
+            return MigrationFailed(message + detail, fix, sql, error.line, error.nothing_changed, False)
+        if isinstance(error, WizardError):  # refused before anything was written
+            return MigrationFailed(message, fix, "", None, True, False)
+        return MigrationFailed(message, UNKNOWN_FIX, "", None, False, False)  # a bug, a lost connection
+
+    def _apply(self) -> list[str]:
+        state = self.state
+        conn, target = state.connection(), state.target
+        if target is None:
+            raise RuntimeError("not connected")
+        record: SessionReport | None = None
+
+        def emit(event: ev.Event) -> None:
+            if record is not None:
+                record.record(event)
+            state.events.append(event)
+            self.post_message(EngineEvent(event))
+
+        note = backup_note(state)
+        try:
+            with recording(conn, target, state.server_version, state.migrations, "migrate", note) as record:
+                applied = engine.apply_pending(conn, state.migrations, RunOptions(cancel=state.cancel), emit)
+                record.outcome = f"applied {', '.join(applied)}" if applied else "nothing was pending"
+        finally:
+            self.report_path = record.path if record is not None else None
+        return applied
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event, bar = message.event, self.query_one("#progress", ProgressBar)
+        if isinstance(event, ev.MigrationStarted):
+            self.total, self.finished = event.total, 0
+            bar.update(total=event.total, progress=0)
+        elif isinstance(event, ev.StatementStarted):
+            head = f"… [{event.index}/{event.total}] line {event.line}  "
+            current = self.query_one("#current", Static)
+            current.update(escape(head + one_line(event.sql, (current.size.width or 80) - len(head))))
+        elif isinstance(event, ev.StatementFinished):
+            self.finished = event.index
+            bar.update(progress=event.index)
+        elif isinstance(event, ev.MigrationApplied):
+            self.applied_now.append(event.version)
+        log = self.query_one("#log", RichLog)
+        for line in log_lines(event, log.scrollable_content_region.width or 80):
+            log.write(line, expand=True)  # expand: wrap at the log's width, not the console's 80
+
+    def _tick(self) -> None:
+        seconds = self.state.clock() - self.started
+        step = f"statement {self.finished} of {self.total}" if self.total else "preparing"
+        step = step if self.total or self.phase == RUNNING else "finished"
+        self.query_one("#elapsed", Static).update(f"{step}  ·  {seconds:.1f} s")
+
+    def _finish(self, phase: str) -> None:
+        self.phase, self.wizard.busy = phase, False
+        if self.timer is not None:
+            self.timer.stop()
+        self.query_one("#cancel").display = False
+        self.query_one("#current", Static).update("")
+        self._tick()
+        self.refresh_bindings()
+
+    def on_migration_finished(self, message: MigrationFinished) -> None:
+        self._finish(DONE)
+        if not self.total:  # nothing was pending: a full bar, not an endless pulse
+            self.query_one("#progress", ProgressBar).update(total=1, progress=1)
+        what = f"applied {', '.join(message.applied)}." if message.applied else "nothing was pending."
+        lines = [f"[b green]Done in {message.seconds:.1f} s[/]: {escape(what)}"]
+        if self.state.cancel.is_set():
+            lines.append("Cancel came too late: the migration had already been committed.")
+        if self.report_path is not None:
+            lines.append(f"Report: {escape(str(self.report_path))}")
+        lines.append("Next: Verify (Enter) checks the result against the migration guide's checklist.")
+        self._show_outcome("\n".join(lines))
+        verify = self.query_one("#verify", Button)
+        verify.disabled = False
+        verify.focus()
+
+    def on_migration_failed(self, message: MigrationFailed) -> None:
+        self._finish(FAILED)
+        if message.cancelled:
+            lines = [f"[b yellow]{escape(CANCELLED)}[/]"]
+        else:
+            lines = [f"[b red]Migration failed:[/] [red]{escape(message.error)}[/]"]
+            if message.sql:
+                where = f" (line {message.line})" if message.line is not None else ""
+                lines.append(f"[red]Failing statement{where}:[/]\n[red]  {escape(one_line(message.sql, 400))}[/]")
+            if message.fix:
+                lines.append("[b]What to do:[/]")
+                lines += [f"  {n}. {escape(step)}" for n, step in enumerate(message.fix, 1)]
+            if message.nothing_changed:
+                lines.append("[b]Nothing was changed: the transaction was rolled back.[/]")
+            else:
+                lines.append("[b red]The database may have changed:[/] Verify shows what it holds now.")
+                self.query_one("#verify", Button).disabled = False
+        if self.applied_now:
+            lines.append(f"Committed before this: {escape(', '.join(self.applied_now))}.")
+        self._show_outcome("\n".join(lines))
+        back = self.query_one("#back", Button)
+        back.display = True
+        back.focus()
+
+    def _show_outcome(self, text: str) -> None:
+        outcome = self.query_one("#outcome", Static)
+        outcome.update(text)
+        self.call_after_refresh(outcome.scroll_visible)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        wanted = {"cancel": RUNNING, "back": FAILED, "verify": DONE}.get(action)
+        return wanted is None or self.phase == wanted
+
+    def action_cancel(self) -> None:
+        if self.phase != RUNNING or self.state.cancel.is_set():
+            return
+        self.state.cancel.set()
+        self.query_one("#cancel", Button).disabled = True
+        self.query_one("#current", Static).update("Cancelling: rolling the transaction back ...")
+
+    def action_back(self) -> None:
+        self.wizard.go("review")
+
+    def action_verify(self) -> None:
+        if self.phase == DONE or not self.query_one("#verify", Button).disabled:
+            self.wizard.go("verify")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"cancel": self.action_cancel, "back": self.action_back, "verify": self.action_verify}
+        actions[event.button.id or "cancel"]()
