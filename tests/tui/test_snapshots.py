@@ -92,3 +92,66 @@ def test_rollback_before_confirming(snap_compare: Any, make_app: AppFactory, fix
     app = make_app(fixed_db.url, start="connect")
     app.state.rollback_only = True
     assert snap_compare(app, terminal_size=SIZE, run_before=_settle)
+
+
+def _constant_clock(app: Any) -> Any:
+    app.state.clock = lambda: 1000.0  # every duration on screen is 0
+    return app
+
+
+async def _to(pilot: Pilot[Any], screen: str) -> None:
+    await _settle(pilot)
+    pilot.app.go(screen)  # type: ignore[attr-defined]
+    await _settle(pilot)
+
+
+def test_preflight(snap_compare: Any, make_app: AppFactory, fixed_db: TestDatabase) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.press("ctrl+t")
+        await _to(pilot, "preflight")
+
+    app = _constant_clock(make_app(fixed_db.url, start="connect"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_review(snap_compare: Any, make_app: AppFactory, fixed_db: TestDatabase) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.press("ctrl+t")
+        await _to(pilot, "review")
+
+    app = _constant_clock(make_app(fixed_db.url, start="connect"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.fixture
+def fixed_report_path(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The report's folder and time stamp, which the Migrate screen shows, fixed for the picture."""
+    import shutil
+    import tempfile
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from wizard.core import paths, report
+
+    folder = Path(tempfile.gettempdir()) / "migration-wizard-snapshot-reports"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
+    monkeypatch.setattr(paths, "reports_dir", lambda: folder)
+
+    class FixedDatetime(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> FixedDatetime:
+            return cls(2026, 2, 12, 10, 0, 0, tzinfo=UTC)
+
+    monkeypatch.setattr(report, "datetime", FixedDatetime)
+
+
+@pytest.mark.usefixtures("fixed_report_path")
+def test_migrate_finished(snap_compare: Any, make_app: AppFactory, fixed_db: TestDatabase) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.press("ctrl+t")
+        await _to(pilot, "migrate")
+        await _settle(pilot)
+
+    app = _constant_clock(make_app(fixed_db.url, start="connect"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

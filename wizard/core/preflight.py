@@ -36,6 +36,8 @@ def _connection(conn: Conn, target: Target) -> CheckResult:
     row = conn.execute("SELECT current_user, current_database()").fetchone()
     user, database = row if row else ("?", "?")
     where = "the practice database" if target.practice else target.host
+    if target.is_socket and not target.practice:
+        where = "this computer's PostgreSQL (local socket)"
     return CheckResult("connection", "Connection", PASS, f"Connected to {where}, database {database}, as {user}.")
 
 
