@@ -154,7 +154,8 @@ class MigrateScreen(FlowScreen):
         note = backup_note(state)
         try:
             with recording(conn, target, state.server_version, state.migrations, "migrate", note) as record:
-                applied = engine.apply_pending(conn, state.migrations, RunOptions(cancel=state.cancel, clock=state.clock), emit)
+                options = RunOptions(cancel=state.cancel, clock=state.clock)
+                applied = engine.apply_pending(conn, state.migrations, options, emit)
                 record.outcome = f"applied {', '.join(applied)}" if applied else "nothing was pending"
         finally:
             self.report_path = record.path if record is not None else None
