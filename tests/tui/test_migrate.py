@@ -157,3 +157,41 @@ async def test_a_lost_connection_is_explained_not_a_crash(make_app: AppFactory, 
         assert isinstance(app.screen, MigrateScreen)
         assert any(isinstance(m, MigrationFailed) for m in messages)
         assert "Migration failed" in _text(app, "#outcome") and not app.busy
+
+
+async def test_cancel_stops_a_long_running_statement_at_once(
+    make_app: AppFactory, db: TestDatabase, migrations_copy: Path
+) -> None:
+    import time
+
+    from wizard.core.events import StatementStarted
+
+    path = migrations_copy / "002_phase2_vision_api.sql"
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            "CREATE INDEX IF NOT EXISTS idx_attachments_storage_key",
+            "SELECT pg_sleep(60);\n" + "CREATE INDEX IF NOT EXISTS idx_attachments_storage_key",
+            1,
+        )
+    )
+    messages: list[object] = []
+    app = make_app(db.url, start="connect")
+    app.state.migrations_dir = migrations_copy
+    app.state._migrations = None
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        await _open_migrate(app, pilot)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+            isinstance(m, EngineEvent) and isinstance(m.event, StatementStarted) and "pg_sleep" in m.event.sql
+            for m in messages
+        ):
+            await pilot.pause(0.1)
+        started = time.monotonic()
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        assert time.monotonic() - started < 15  # not the 60 s of the statement
+        failed = [m for m in messages if isinstance(m, MigrationFailed)]
+        assert failed and failed[0].cancelled
+        assert "nothing was changed" in _text(app, "#outcome").lower()
+    assert db.scalar(STORAGE_KEY) == 0

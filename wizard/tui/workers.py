@@ -6,6 +6,7 @@ more specific message) carrying a plain sentence and the fix, with passwords rem
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from textual.message import Message
@@ -59,3 +60,13 @@ def _failed(state: FlowState, error: BaseException) -> WorkFailed:
     message = state.target.redact(message) if state.target else connection.redact(message)
     state.last_error = message
     return WorkFailed(message, fix)
+
+
+def interrupt(state: FlowState) -> None:
+    """Ask the server to stop the statement running now (a long CREATE INDEX, say); the
+    engine then sees the cancel flag and rolls the transaction back."""
+    conn = state.conn
+    if conn is not None and not conn.closed:
+        # Nothing running, or the link is gone: then the flag alone is enough.
+        with contextlib.suppress(Exception):
+            conn.cancel_safe(timeout=5)

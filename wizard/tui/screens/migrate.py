@@ -18,6 +18,7 @@ from wizard.core.errors import Cancelled, WizardError
 from wizard.core.errors import MigrationFailed as StatementFailed
 from wizard.core.report import SessionReport, recording
 from wizard.core.runner import RunOptions
+from wizard.tui import workers
 from wizard.tui.messages import EngineEvent, MigrationFailed, MigrationFinished
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.screens.done import backup_note
@@ -249,6 +250,11 @@ class MigrateScreen(FlowScreen):
         self.state.cancel.set()
         self.query_one("#cancel", Button).disabled = True
         self.query_one("#current", Static).update("Cancelling: rolling the transaction back ...")
+        self._interrupt()
+
+    @work(thread=True, exit_on_error=False, group="interrupt", description="Stopping the running statement")
+    def _interrupt(self) -> None:
+        workers.interrupt(self.state)
 
     def action_back(self) -> None:
         self.wizard.go("review")

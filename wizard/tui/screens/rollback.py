@@ -24,6 +24,7 @@ from wizard.core.events import (
 from wizard.core.report import recording
 from wizard.core.rollback import RollbackImpact
 from wizard.core.runner import RunOptions
+from wizard.tui import workers
 from wizard.tui.messages import EngineEvent, WorkFailed
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.steps import StepIndicator
@@ -175,6 +176,10 @@ class RollbackScreen(FlowScreen):
             nothing = " Nothing was changed." if getattr(error, "nothing_changed", True) else ""
             self.post_message(RollbackDone(False, f"{message}{nothing} {' '.join(fix)}"))
 
+    @work(thread=True, exit_on_error=False, group="interrupt", description="Stopping the running statement")
+    def _interrupt(self) -> None:
+        workers.interrupt(self.state)
+
     def on_engine_event(self, message: EngineEvent) -> None:
         log = self.query_one("#log", RichLog)
         event = message.event
@@ -207,5 +212,6 @@ class RollbackScreen(FlowScreen):
     def action_cancel(self) -> None:
         if self.running:
             self.state.cancel.set()
+            self._interrupt()
         else:
             self.wizard.go("welcome")
