@@ -153,3 +153,32 @@ async def test_an_unusable_keyring_says_why_instead_of_failing(
         await pilot.pause()
         status = _text(app, "#profiles-status")
         assert "OS keyring" in status and "DATABASE_URL" in status
+
+
+async def test_a_wrong_password_is_explained_without_showing_it(make_app: AppFactory, debian_pg: object) -> None:
+    url = debian_pg.url("postgres", password="Wr0ngTuiPass")  # type: ignore[attr-defined]
+    app = make_app(url, start="connect")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        result = _text(app, "#result")
+        assert "refused the user name or password" in result and "Wr0ngTuiPass" not in result
+        assert "Wr0ngTuiPass" not in app.state.last_error
+
+
+async def test_a_slow_first_answer_says_a_neon_compute_may_be_waking(make_app: AppFactory) -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    port = listener.getsockname()[1]
+    app = make_app(f"postgresql://app:pw123456@127.0.0.1:{port}/neondb?sslmode=disable", start="connect")
+    app.state.connect_timeout = 4
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause(2.6)
+        assert "suspended Neon compute takes a few seconds to wake" in _text(app, "#result")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "did not answer in time" in _text(app, "#result")
+    listener.close()

@@ -107,3 +107,18 @@ async def test_without_a_verify_report_nothing_is_claimed(make_app: AppFactory) 
             "not verified yet: press V to run the checks",
         )
         assert "practice database" in str(app.screen.query_one("#next", Static).render())
+
+
+def test_the_tui_opens_with_a_saved_profile_without_typing_the_password(
+    memory_keyring: object, db: TestDatabase
+) -> None:
+    import argparse
+
+    from wizard.core import profiles
+    from wizard.tui.run import state_from_args
+
+    profiles.save("saved", db.url)
+    args = argparse.Namespace(
+        practice=False, database_url=None, profile="saved", migrations_dir=None, connect_timeout=15.0
+    )
+    assert state_from_args(args).initial_url == db.url

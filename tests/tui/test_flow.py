@@ -59,10 +59,19 @@ async def _walk_to_done(app: WizardApp, pilot: Pilot[Any], *, database: str | No
 
 
 async def test_the_whole_flow_on_a_plain_database(make_app: AppFactory, db: TestDatabase) -> None:
+    from textual.widgets import Static
+
+    from wizard.core import paths
+
     app = make_app(db.url)
     async with app.run_test(size=(100, 40)) as pilot:
         await _walk_to_done(app, pilot, database=db.name)
-    assert db.scalar("SELECT count(*) FROM migration_wizard.ledger WHERE version = '002'") == 1
+        assert db.scalar("SELECT count(*) FROM migration_wizard.ledger WHERE version = '002'") == 1
+        report = str(app.screen.query_one("#report", Static).render())
+        assert str(paths.reports_dir()) in report and app.state.report_path and app.state.report_path.exists()
+        await pilot.press("u")  # Done offers the rollback
+        await _settle(pilot)
+        assert _on(app, "RollbackScreen")
 
 
 async def test_the_whole_flow_on_the_practice_database_then_verify_again_later(make_app: AppFactory) -> None:

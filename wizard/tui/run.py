@@ -11,10 +11,15 @@ from wizard.tui.state import FlowState
 
 
 def state_from_args(args: argparse.Namespace, *, verify_only: bool = False) -> FlowState:
+    url = args.database_url or os.environ.get("DATABASE_URL", "")
+    if getattr(args, "profile", None):
+        from wizard.core import profiles
+
+        url = profiles.get_url(args.profile)  # an unknown name or no keyring: exit 3 before any screen
     return FlowState(
         practice=bool(args.practice),
         migrations_dir=args.migrations_dir,
-        initial_url=args.database_url or os.environ.get("DATABASE_URL", ""),
+        initial_url=url,
         connect_timeout=float(args.connect_timeout),
         verify_only=verify_only,
     )

@@ -40,6 +40,7 @@ class FlowState:
     cancelled: bool = False
     verify: VerifyReport | None = None
     last_error: str = ""
+    report_path: Path | None = None
     verify_only: bool = False
     rollback_only: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)

@@ -131,7 +131,7 @@ def next_steps(state: FlowState, items: list[Item]) -> str:
 
 class DoneScreen(FlowScreen):
     STEP = "Done"
-    BINDINGS = [Binding("v", "verify", "Verify again")]
+    BINDINGS = [Binding("v", "verify", "Verify again"), Binding("u", "rollback", "Roll back (undo)")]
     DEFAULT_CSS = """
     DoneScreen .heading { text-style: bold; margin-top: 1; height: auto; }
     DoneScreen #checklist, DoneScreen #next { height: auto; padding: 0 2; }
@@ -145,10 +145,14 @@ class DoneScreen(FlowScreen):
             yield Static("Post-migration checklist", classes="heading")
             with Vertical(id="checklist"):
                 yield from render_checklist(items)
+            if self.state.report_path is not None:
+                yield Static("Session report", classes="heading")
+                yield Static(f"Written to {self.state.report_path} (only you can read it).", id="report", markup=False)
             yield Static("What to do next", classes="heading")
             yield Static(next_steps(self.state, items), id="next", markup=False)
         with Horizontal(classes="buttons"):
             yield Button("Verify again (V)", id="verify")
+            yield Button("Roll back (U)", id="rollback")
             yield Button("Quit (Q)", id="quit", variant="primary")
         yield Footer()
 
@@ -158,8 +162,13 @@ class DoneScreen(FlowScreen):
     def action_verify(self) -> None:
         self.wizard.go("verify")
 
+    def action_rollback(self) -> None:
+        self.wizard.go("rollback")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "verify":
             self.action_verify()
+        elif event.button.id == "rollback":
+            self.action_rollback()
         else:
             self.app.exit()

@@ -160,6 +160,7 @@ class MigrateScreen(FlowScreen):
                 record.outcome = f"applied {', '.join(applied)}" if applied else "nothing was pending"
         finally:
             self.report_path = record.path if record is not None else None
+            self.state.report_path = self.report_path
         return applied
 
     def on_engine_event(self, message: EngineEvent) -> None:
