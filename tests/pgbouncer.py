@@ -86,7 +86,12 @@ def tls_front(pg_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactor
     for item in folder.iterdir():
         shutil.chown(item, "pgserver")
         item.chmod(0o600)
-    process = subprocess.Popen(["runuser", "-u", "pgserver", "--", binary, str(folder / "pgbouncer.ini")])
+    process = subprocess.Popen(
+        ["runuser", "-u", "pgserver", "--", binary, str(folder / "pgbouncer.ini")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:

@@ -188,6 +188,8 @@ def run_restore(conn: psycopg.Connection[Any], restore_plan: RestorePlan) -> dic
     backup = restore_plan.backup
     try:
         with conn.transaction():
+            # A table in use elsewhere makes the restore stop with the reason instead of hanging.
+            conn.execute("SELECT set_config('lock_timeout', '30s', true)")
             for statement in restore_plan.statements:
                 conn.execute(statement)
             if restore_plan.whole:
