@@ -63,8 +63,16 @@ def test_a_file_that_is_not_a_backup_is_bad_input(db: TestDatabase, tmp_path: Pa
 
 
 def test_backup_and_restore_through_a_tls_only_front(tls_front: TlsFront, db: TestDatabase, tmp_path: Path) -> None:
+    import time
+
     url = tls_front.url(db.name)
     backup = _backup(url, tmp_path)
+    # PgBouncer may keep pg_dump's server connection (and its table locks) for a moment after
+    # pg_dump leaves; a user would see the restore wait for it, so the test waits too.
+    lingering = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state LIKE 'idle in transaction%%'"
+    deadline = time.monotonic() + 30
+    while db.scalar(lingering, (db.name,)) and time.monotonic() < deadline:
+        time.sleep(0.2)
     db.execute("DELETE FROM tool_calls")
     result = run("restore", str(backup), "--yes", env={"DATABASE_URL": url})
     assert result.code == 0, result.text

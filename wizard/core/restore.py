@@ -22,6 +22,7 @@ from psycopg import sql
 
 from wizard.core import catalog, ledger, pgtools
 from wizard.core.describe import describe
+from wizard.core.doctor import diagnose
 from wizard.core.errors import InputError, WizardError
 from wizard.core.migrations import Migration
 
@@ -198,10 +199,13 @@ def run_restore(conn: psycopg.Connection[Any], restore_plan: RestorePlan) -> dic
                 _reload_tables(conn, backup)
     except psycopg.Error as error:
         primary = error.diag.message_primary or str(error).strip().splitlines()[0]
-        raise RestoreFailed(
-            f"The restore failed and was rolled back, so nothing changed: {primary}",
-            fix=("Check that the backup is of this database, and that this user owns its tables.",),
-        ) from None
+        found = diagnose(str(error), sqlstate=error.sqlstate)
+        fix = (
+            found.fix
+            if found.matched
+            else ("Check that the backup is of this database, and that this user owns its tables.",)
+        )
+        raise RestoreFailed(f"The restore failed and was rolled back, so nothing changed: {primary}", fix=fix) from None
     conn.execute("RESET search_path")  # the backup's script empties it for the session
     now: dict[str, tuple[int, int]] = {}
     for table, rows in backup.rows.items():
