@@ -77,6 +77,9 @@ def tls_front(pg_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactor
         f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
         f"auth_type = scram-sha-256\nauth_file = {folder / 'userlist.txt'}\n"
         "pool_mode = session\nignore_startup_parameters = extra_float_digits,options\n"
+        # pg_dump leaves without ending its transaction; PgBouncer 1.18 may then park that server
+        # connection, locks and all: end such leftovers quickly, as a managed pooler would.
+        "idle_transaction_timeout = 1\n"
         f"client_tls_sslmode = require\nclient_tls_cert_file = {folder / 'front.crt'}\n"
         f"client_tls_key_file = {folder / 'front.key'}\n"
         f"logfile = {folder / 'pgbouncer.log'}\n"

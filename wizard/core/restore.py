@@ -199,6 +199,14 @@ def run_restore(conn: psycopg.Connection[Any], restore_plan: RestorePlan) -> dic
                 _reload_tables(conn, backup)
     except psycopg.Error as error:
         primary = error.diag.message_primary or str(error).strip().splitlines()[0]
+        if isinstance(error, psycopg.errors.LockNotAvailable) and not conn.closed:
+            by_schema: dict[str, list[str]] = {}
+            for table in backup.rows:
+                schema, _, name = table.partition(".")
+                by_schema.setdefault(schema, []).append(name)
+            holders = [h for s, names in by_schema.items() for h in catalog.lock_holders(conn, s, tuple(names))]
+            if holders:
+                primary += "; held by " + "; ".join(dict.fromkeys(h.describe() for h in holders))
         found = diagnose(str(error), sqlstate=error.sqlstate)
         fix = (
             found.fix
