@@ -93,6 +93,15 @@ class _Busy(Exception):
 
 def run(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Emit) -> float | None:
     """Run the plan; returns its duration in seconds, or None when prepare stopped it."""
+    try:
+        return _run(conn, plan, options, emit)
+    except pg_errors.QueryCanceled:
+        # A cancel interrupts whatever query runs at that moment (a lock look-up, say).
+        options.check_cancel()
+        raise
+
+
+def _run(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Emit) -> float | None:
     started = time.monotonic()
     attempt = 1
     busy_since: float | None = None
@@ -110,8 +119,13 @@ def run(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: Em
                 last_report = now
             options.pause(0.25)
         except psycopg.Error as exc:
+            # The user's cancel may interrupt whatever query is running, not only a statement.
+            if isinstance(exc, pg_errors.QueryCanceled) and options.cancel.is_set():
+                options.check_cancel()
             raise _unexpected(plan, exc, conn) from None
         except _StatementError as failure:
+            if isinstance(failure.error, pg_errors.QueryCanceled) and options.cancel.is_set():
+                options.check_cancel()
             if conn.closed:
                 raise _unexpected(plan, failure.error, conn) from None
             if not isinstance(failure.error, pg_errors.LockNotAvailable):
