@@ -8,6 +8,7 @@ Reports are written 0600 in a 0700 folder under the user data directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -185,6 +186,9 @@ def recording(
         record.outcome = f"failed: {error.message}" + ("; nothing was changed" if nothing else "")
         raise
     finally:
+        # Never let the record hide what happened: a late cancel request or a dropped link
+        # may fail this last look at the schema, which then stays empty in the report.
         if not conn.closed:
-            record.after = schema_of(conn, migrations)
+            with contextlib.suppress(psycopg.Error):
+                record.after = schema_of(conn, migrations)
         record.path = record.write()

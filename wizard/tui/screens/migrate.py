@@ -168,7 +168,8 @@ class MigrateScreen(FlowScreen):
         if isinstance(event, ev.MigrationStarted):
             self.total, self.finished = event.total, 0
             bar.update(total=event.total, progress=0)
-        elif isinstance(event, ev.StatementStarted):
+        self.in_statement = isinstance(event, ev.StatementStarted)
+        if isinstance(event, ev.StatementStarted):
             head = f"… [{event.index}/{event.total}] line {event.line}  "
             current = self.query_one("#current", Static)
             current.update(escape(head + one_line(event.sql, (current.size.width or 80) - len(head))))
@@ -251,7 +252,10 @@ class MigrateScreen(FlowScreen):
         self.state.cancel.set()
         self.query_one("#cancel", Button).disabled = True
         self.query_one("#current", Static).update("Cancelling: rolling the transaction back ...")
-        self._interrupt()
+        if getattr(self, "in_statement", False):
+            # Only a running statement needs the server's help to stop; otherwise a cancel
+            # request arriving late could hit the next, harmless query instead.
+            self._interrupt()
 
     @work(thread=True, exit_on_error=False, group="interrupt", description="Stopping the running statement")
     def _interrupt(self) -> None:
