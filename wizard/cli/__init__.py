@@ -38,7 +38,7 @@ Command = Callable[[argparse.Namespace, Printer], int]
 
 
 def _commands() -> dict[str | None, Command]:
-    from wizard.cli import backup_command, changes, commands, profile_commands, restore_command
+    from wizard.cli import backup_command, changes, commands, doctor_command, profile_commands, restore_command
 
     return {
         None: changes.cmd_guided,
@@ -52,6 +52,7 @@ def _commands() -> dict[str | None, Command]:
         "profile": profile_commands.cmd_profile,
         "backup": backup_command.cmd_backup,
         "restore": restore_command.cmd_restore,
+        "doctor": doctor_command.cmd_doctor,
     }
 
 

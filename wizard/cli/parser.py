@@ -136,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     practice = command("practice", "start the practice database and show what it holds")
     practice.add_argument("--reset", action="store_true", help="recreate it from scratch")
 
+    doctor = commands.add_parser(
+        "doctor",
+        help="explain an error message and how to fix it (needs no database)",
+        description="Explain an error message (pasted, or read from stdin) and how to fix it. Needs no database.",
+        epilog="Exit status: 0 the error is recognized, 1 it is not, 3 no text was given."
+        " A message that starts with '-' goes after '--'.",
+    )
+    doctor.add_argument("text", metavar="TEXT", nargs="?", help="the error message (default or '-': read stdin)")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.add_argument("--sqlstate", metavar="CODE", help="the error's SQLSTATE, if known (for translated messages)")
+
     profile = commands.add_parser(
         "profile", help="saved connections, kept in the OS keyring", description="Saved connections (OS keyring)."
     )

@@ -1,25 +1,83 @@
 """Turns an error message into a plain cause and fix, from the rules in doctor_rules.toml.
 
-A rule matches on the SQLSTATE when the error carries one (the server's text may be
-localized) and otherwise on its text: psycopg gives no SQLSTATE for connection-time
-failures, even when the server sent one.
+How a message is matched, in this order:
+
+1. By SQLSTATE, when the error carries one (or the pasted text shows one, as in
+   `ERROR:  42P01: ...` or `(SQLSTATE 42P01)`): the server's text may be localized, the
+   code is not. Among the rules listing the code, one whose patterns also match the
+   text wins (the specific variant); otherwise the general rule for that code.
+2. By text: psycopg gives no SQLSTATE for connection-time failures, even when the
+   server sent one. Patterns are searched in the message lines first (every attempt
+   of a multi-attempt message, every `- host:` line, `psql: error:` and
+   `pg_dump: error:` lines), then in DETAIL/HINT lines. Quoted SQL (`LINE 1:`, the
+   caret, CONTEXT, QUERY, `Query was:`) is never searched: it would match whatever
+   words the statement happens to contain.
+3. By exception class (`socket.gaierror`, `ConnectionRefusedError` ...), last.
+
+When several rules match, the one listed first in the file wins; the file lists the
+specific before the general, and an answer from the server (password, quota, missing
+database) before a network failure. So in a multi-attempt message where the IPv4
+address answered "password authentication failed" and the IPv6 address said "Network
+is unreachable", the diagnosis is the password: the server was reached and named the
+problem, while the other attempt only shows that one address has no route.
+
+An error no rule recognizes is reported as unknown, never guessed at: a wrong
+confident diagnosis is worse than an honest "unknown".
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 RULES_FILE = Path(__file__).with_name("doctor_rules.toml")
 
+# What the wizard can do for the user; the UI offers it as an action.
+ACTIONS: dict[str, str] = {
+    "switch_to_direct_host": "switch to the direct host (without -pooler)",
+    "percent_encode_password": "percent-encode the password in the URL",
+    "use_bundled_pg_dump": "use the pg_dump 18 it ships with",
+    "retry_after_lock": "retry when the lock is free",
+    "add_sslmode_require": "add sslmode=require to the URL",
+}
+
+UNKNOWN_TITLE = "an unknown error"
 GENERAL_CHECKLIST = (
-    "Check that the URL is the one your provider's console shows (host, database, user).",
-    "Check that the database server is running and reachable from this computer.",
-    "Run `migration-wizard doctor` with the full error text for more help.",
+    "Read the message: the part after 'FATAL:' or 'ERROR:' is the server's own explanation.",
+    "Check that the URL is the one your provider's console shows (host, database, user, password).",
+    "Check that the database server is running and reachable from this computer"
+    " (on Neon: the project is not suspended or over its plan's limits).",
+    "If it persists, ask your provider's support, quoting the message (the wizard hides passwords in it).",
 )
+
+_SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
+_SQLSTATE_IN_TEXT = (
+    re.compile(r"\bSQLSTATE\b\W{0,3}([0-9A-Z]{5})\b", re.IGNORECASE),
+    # psql with VERBOSITY verbose, in any language: "ERROR:  42P01: ...", "FEHLER:  42P01: ..."
+    re.compile(r"(?:^|\s)\w+:\s+([0-9A-Z]{5}):\s", re.MULTILINE),
+    # drivers that print the error object: code: '42P01', "code": "42P01", pgcode=42P01
+    re.compile(r"\b(?:pg)?code\b['\"]?\s*[:=]\s*['\"]?([0-9A-Z]{5})\b", re.IGNORECASE),
+)
+# Quoted SQL and where it came from: never matched against the rules.
+_QUOTED_SQL = re.compile(
+    r"^\s*(?:\w+ \d+: |\^\s*$|(?:QUERY|CONTEXT|STATEMENT|LOCATION):|SQL statement \"|PL/pgSQL function"
+    r"|(?:pg_dump|pg_restore|pg_dumpall|psql): (?:detail|context): (?:Query|Command) was:)",
+    re.IGNORECASE,
+)
+_DETAIL = re.compile(r"^\s*(?:DETAIL|HINT|(?:pg_dump|pg_restore|pg_dumpall|psql): (?:detail|hint)):", re.IGNORECASE)
+# A line that starts a new message (after a DETAIL, HINT or quoted SQL).
+_NEW_MESSAGE = re.compile(
+    r"^\s*(?:[A-Z]+:\s|[\w.]+: (?:error|fatal|warning):|- host:|Multiple connection attempts"
+    r"|connection (?:failed|is bad|to server)|(?:sending|consuming|flushing) \w+ failed)",
+)
+# Parts of a password that libpq took for a host name ('ss@host' from 'p@ss@host').
+_HOST_FRAGMENT = re.compile(r"((?:resolve host|translate host name)\s+['\"])([^'\"\s]+)@")
+_ENV_PASSWORD = re.compile(r"(\b[A-Z_]*PASSWORD\s*=\s*)(\S+)")
 
 
 @dataclass(frozen=True)
@@ -30,6 +88,13 @@ class Rule:
     fix: tuple[str, ...]
     sqlstates: tuple[str, ...]
     patterns: tuple[re.Pattern[str], ...]
+    exception_classes: tuple[str, ...] = ()
+    needs_text: bool = False
+    action: str | None = None
+    doc: str | None = None
+
+    def matches(self, text: str) -> bool:
+        return bool(text) and any(p.search(text) for p in self.patterns)
 
 
 @dataclass(frozen=True)
@@ -39,44 +104,158 @@ class Diagnosis:
     title: str
     cause: str
     fix: tuple[str, ...]
+    action: str | None = None
+    doc: str | None = None
+    sqlstate: str | None = None
+    raw: str = ""  # the message as given, passwords redacted
+
+    @property
+    def action_label(self) -> str | None:
+        return ACTIONS.get(self.action) if self.action else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"matched": self.matched, "id": self.id, "title": self.title, "cause": self.cause, "fix": list(self.fix)}
 
 
-@lru_cache(maxsize=1)
-def load_rules(path: Path = RULES_FILE) -> tuple[Rule, ...]:
-    with path.open("rb") as handle:
-        data = tomllib.load(handle)
-    return tuple(
-        Rule(
-            id=item["id"],
+def _rule(item: dict[str, Any]) -> Rule:
+    rule_id = str(item.get("id", "?"))
+    try:
+        rule = Rule(
+            id=rule_id,
             title=item["title"],
             cause=item["cause"],
             fix=tuple(item["fix"]),
             sqlstates=tuple(item.get("sqlstates", ())),
             patterns=tuple(re.compile(p, re.IGNORECASE) for p in item.get("patterns", ())),
+            exception_classes=tuple(item.get("exception_classes", ())),
+            needs_text=bool(item.get("needs_text", False)),
+            action=item.get("action"),
+            doc=item.get("doc"),
         )
-        for item in data["rule"]
+    except (KeyError, re.error) as exc:
+        raise ValueError(f"doctor rule {rule_id}: {exc}") from None
+    problems = [
+        "no fix steps" if not rule.fix else "",
+        "nothing to match on" if not (rule.sqlstates or rule.patterns or rule.exception_classes) else "",
+        f"unknown action {rule.action!r}" if rule.action and rule.action not in ACTIONS else "",
+        "bad SQLSTATE" if any(not _SQLSTATE.match(code) for code in rule.sqlstates) else "",
+        "needs_text without patterns" if rule.needs_text and not rule.patterns else "",
+    ]
+    if any(problems):
+        raise ValueError(f"doctor rule {rule_id}: " + ", ".join(p for p in problems if p))
+    return rule
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: Path = RULES_FILE) -> tuple[Rule, ...]:
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    rules = tuple(_rule(item) for item in data["rule"])
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.id in seen:
+            raise ValueError(f"doctor rule {rule.id} is listed twice")
+        seen.add(rule.id)
+    return rules
+
+
+def rule_by_id(rule_id: str) -> Rule:
+    return next(rule for rule in load_rules() if rule.id == rule_id)
+
+
+def find_rules(query: str) -> tuple[Rule, ...]:
+    """Known problems for a search box: those listing a SQLSTATE, or those whose id, title,
+    cause and fix contain every word of the query; every rule for an empty query."""
+    rules = load_rules()
+    code = query.strip().upper()
+    if _SQLSTATE.match(code) and any(ch.isdigit() for ch in code):
+        return tuple(rule for rule in rules if code in rule.sqlstates)
+    words = query.lower().split()
+    return tuple(
+        rule
+        for rule in rules
+        if all(w in " ".join((rule.id, rule.title, rule.cause, *rule.fix)).lower() for w in words)
     )
 
 
-def diagnose(text: str, *, sqlstate: str | None = None) -> Diagnosis:
+def diagnose(
+    text: str, *, sqlstate: str | None = None, exception_class: str | Iterable[str] | None = None
+) -> Diagnosis:
+    """What `text` (an error message, pasted or from an exception) means and how to fix it."""
+    text = text or ""
+    code = (sqlstate or "").strip().upper() or sqlstate_in(text)
+    primary, details = split_message(text)
     rules = load_rules()
-    if sqlstate:
-        for rule in rules:
-            if sqlstate in rule.sqlstates and (not rule.patterns or _text_matches(rule, text)):
-                return _found(rule)
-        for rule in rules:
-            if sqlstate in rule.sqlstates:
-                return _found(rule)
-    for rule in rules:
-        if _text_matches(rule, text):
-            return _found(rule)
-    first_line = text.strip().splitlines()[0] if text.strip() else "an unknown error"
-    return Diagnosis(False, None, first_line, "The wizard does not recognize this error.", GENERAL_CHECKLIST)
+    found = _by_sqlstate(rules, code, (primary, details)) if code else None
+    for part in (primary, details):
+        found = found or next((rule for rule in rules if rule.matches(part)), None)
+    if found is None and exception_class:
+        names = {exception_class} if isinstance(exception_class, str) else set(exception_class)
+        found = next((rule for rule in rules if names & set(rule.exception_classes)), None)
+    raw = redact_message(text.strip())
+    if found is None:
+        return _unknown(raw, code)
+    return Diagnosis(True, found.id, found.title, found.cause, found.fix, found.action, found.doc, code, raw)
 
 
-def _text_matches(rule: Rule, text: str) -> bool:
-    return any(p.search(text) for p in rule.patterns)
+def diagnose_exception(exc: BaseException) -> Diagnosis:
+    """diagnose() for an exception: its text, its SQLSTATE (psycopg) and its class names."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    names = [kind.__name__ for kind in type(exc).__mro__]
+    return diagnose(str(exc), sqlstate=sqlstate if isinstance(sqlstate, str) else None, exception_class=names)
 
 
-def _found(rule: Rule) -> Diagnosis:
-    return Diagnosis(True, rule.id, rule.title, rule.cause, rule.fix)
+def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> Rule | None:
+    candidates = [rule for rule in rules if code in rule.sqlstates]
+    for part in parts:
+        specific = next((rule for rule in candidates if rule.matches(part)), None)
+        if specific:
+            return specific
+    # The text is not recognized (localized, or worded differently): the general rule for the code.
+    return next((rule for rule in candidates if not rule.needs_text), None)
+
+
+def _unknown(raw: str, code: str | None) -> Diagnosis:
+    lines = [line.strip() for line in raw.splitlines() if line.strip()]
+    if lines:
+        said = lines[0] if len(lines[0]) <= 240 else lines[0][:237] + "..."
+        cause = f"The wizard does not recognize this error, so it does not guess at a cause. The message says: {said}"
+    else:
+        cause = "No error text was given, so there is nothing to recognize."
+    return Diagnosis(False, None, UNKNOWN_TITLE, cause, GENERAL_CHECKLIST, sqlstate=code or None, raw=raw)
+
+
+def sqlstate_in(text: str) -> str | None:
+    """A SQLSTATE shown in the text itself (psql's verbose form, drivers' error dumps), if any."""
+    for pattern in _SQLSTATE_IN_TEXT:
+        for match in pattern.finditer(text):
+            code = match.group(1).upper()
+            if any(ch.isdigit() for ch in code):
+                return code
+    return None
+
+
+def split_message(text: str) -> tuple[str, str]:
+    """The message lines, and the DETAIL/HINT lines; quoted SQL and its context are left out."""
+    buckets: dict[str, list[str]] = {"message": [], "detail": [], "sql": []}
+    section = "message"
+    for line in text.splitlines():
+        if _QUOTED_SQL.match(line):
+            section = "sql"
+        elif _DETAIL.match(line):
+            section = "detail"
+        elif _NEW_MESSAGE.match(line):
+            section = "message"
+        buckets[section].append(line)
+    return "\n".join(buckets["message"]), "\n".join(buckets["detail"])
+
+
+def redact_message(text: str) -> str:
+    """The text without passwords: in URLs, key=value strings, PGPASSWORD=, and the piece of
+    a password that libpq took for a host name when the password held an '@'."""
+    # Imported here: connection.py imports this module.
+    from wizard.core.connection import redact
+
+    text = _HOST_FRAGMENT.sub(lambda m: m.group(1) + "****@", text)
+    text = _ENV_PASSWORD.sub(lambda m: m.group(1) + "****", text)
+    return redact(text)

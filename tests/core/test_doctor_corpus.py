@@ -1,0 +1,204 @@
+"""The doctor against a corpus of real error messages (tests/data/error_corpus.toml), the same
+messages with other hosts, users, ports and versions, PostgreSQL's own translations of its
+messages, and text nobody should recognize."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.core.doctor_mutations import Case, load_corpus, mutate, translations
+from wizard.core.doctor import (
+    ACTIONS,
+    GENERAL_CHECKLIST,
+    UNKNOWN_TITLE,
+    diagnose,
+    diagnose_exception,
+    find_rules,
+    load_rules,
+    rule_by_id,
+    sqlstate_in,
+)
+
+CORPUS = load_corpus()
+RULE_IDS = [rule.id for rule in load_rules()]
+
+
+def test_the_corpus_is_large_real_and_covers_every_rule() -> None:
+    assert len(CORPUS) >= 80
+    assert all(case.source.strip() for case in CORPUS)
+    assert sum(case.reproduced for case in CORPUS) >= 80, "most messages are reproduced on this machine"
+    assert {case.rule for case in CORPUS} <= set(RULE_IDS)
+    untested = [rule_id for rule_id in RULE_IDS if rule_id not in {case.rule for case in CORPUS}]
+    assert untested == [], f"rules without a real message in the corpus: {untested}"
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=Case.label)
+def test_each_real_message_reaches_its_rule(case: Case) -> None:
+    found = diagnose(case.text, sqlstate=case.sqlstate)
+    assert found.matched and found.id == case.rule, f"{case.source}\n{case.text}"
+    assert found.title and found.cause and found.fix
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=Case.label)
+def test_other_hosts_users_ports_and_versions_reach_the_same_rule(case: Case) -> None:
+    assert diagnose(mutate(case.text), sqlstate=case.sqlstate).id == case.rule, mutate(case.text)
+
+
+def test_the_mutations_really_change_most_messages() -> None:
+    changed = [case for case in CORPUS if mutate(case.text) != case.text]
+    assert len(changed) >= len(CORPUS) // 2
+    sample = mutate('connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "neondb" does not exist')
+    assert "192.0.2.77" in sample and "port 6543" in sample and '"analytics_prod"' in sample
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id"),
+    [
+        # psql 16 on a Mac, Neon with a pooler, an IPv6 literal, another port: same causes
+        ('psql: error: connection to server at "ep-odd-sky-42.ap-southeast-1.aws.neon.tech" (13.228.46.236), '
+         'port 5433 failed: FATAL:  password authentication failed for user "alice.w"', "password-failed"),
+        ('connection failed: connection to server at "::1", port 15432 failed: Connection refused\n'
+         "\tIs the server running on that host and accepting TCP/IP connections?", "connection-refused"),
+        ("failed to resolve host 'Secr3t!@ep-odd-sky-42-pooler.ap-southeast-1.aws.neon.tech': [Errno -3] "
+         "Temporary failure in name resolution", "password-encoding"),
+        ("pg_dump: error: aborting because of server version mismatch\n"
+         "pg_dump: detail: server version: 17.5; pg_dump version: 14.12 (Homebrew)", "version-mismatch"),
+        ('ERROR:  relation "public.image_analyses" does not exist at character 15', "undefined-table"),
+        ('error: column "analysis_json" of relation "image_analyses" already exists (SQLSTATE 42701)',
+         "already-exists"),
+        ("psql: error: connection to server at \"10.20.30.40\", port 6432 failed: FATAL:  no such database: shop",
+         "database-missing"),
+        ('ERROR: prepared statement "__asyncpg_stmt_1__" does not exist', "pooler-prepared-statement"),
+        ("sh: pg_dump: command not found", "tool-missing"),
+        ("zsh: command not found: psql", "tool-missing"),
+        ("'pg_dump' is not recognized as an internal or external command,\noperable program or batch file.",
+         "tool-missing"),
+    ],
+)  # fmt: skip
+def test_messages_outside_the_corpus(text: str, rule_id: str) -> None:
+    assert diagnose(text).id == rule_id
+
+
+TRANSLATED = translations()
+
+
+@pytest.mark.skipif(not TRANSLATED, reason="PostgreSQL 15's message catalogs are not installed")
+def test_translated_server_messages_are_recognized_by_sqlstate_and_never_misread() -> None:
+    languages = {language for language, *_ in TRANSLATED}
+    assert "de" in languages
+    for language, text, sqlstate, rule_id in TRANSLATED:
+        assert diagnose(text, sqlstate=sqlstate).id == rule_id, (language, text)
+        without = diagnose(text)
+        assert without.id in (None, rule_id), f"{language}: {text!r} misread as {without.id}"
+
+
+def test_a_sqlstate_written_in_the_text_is_used() -> None:
+    assert sqlstate_in("FEHLER:  42P01: Relation »attachments« existiert nicht") == "42P01"
+    assert sqlstate_in("ERROR: Relation existiert nicht (SQLSTATE 42P01)") == "42P01"
+    assert sqlstate_in("error: Passwort falsch {code: '28P01', severity: 'FATAL'}") == "28P01"
+    assert sqlstate_in("SQLSTATE[08006] [7] could not connect") == "08006"
+    assert sqlstate_in("exit code: 1; nothing else") is None
+    assert diagnose("Erreur : la relation « attachments » n'existe pas (SQLSTATE 42P01)").id == "undefined-table"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "division by zero",
+        'ERROR:  function gen_random_uuid7() does not exist\nHINT:  No function matches the given name.',
+        "Segmentation fault (core dumped)",
+        "Everything went fine, 12 rows copied.",
+        'FATAL:  Passwort-Authentifizierung für Benutzer »app« fehlgeschlagen',  # translated, and no SQLSTATE
+        "ERROR:  XX000: an internal error nobody documented",
+    ],
+)  # fmt: skip
+def test_unrecognized_text_says_unknown_honestly(text: str) -> None:
+    found = diagnose(text)
+    assert not found.matched and found.id is None
+    assert found.title == UNKNOWN_TITLE and "unknown" in found.title
+    assert "does not recognize" in found.cause and text.splitlines()[0].strip() in found.cause
+    assert found.fix == GENERAL_CHECKLIST
+    assert found.raw == text.strip()
+
+
+def test_empty_text_is_unknown_too() -> None:
+    found = diagnose("   \n")
+    assert not found.matched and "No error text" in found.cause
+
+
+def test_passwords_in_pasted_text_are_redacted() -> None:
+    pasted = (
+        "$ PGPASSWORD=hunter2-secret pg_dump 'postgresql://app:S3cr3t-pw@ep-a-b-123456.aws.neon.tech/neondb'\n"
+        "pg_dump: error: connection to server failed: password=also-s3cret host=x\n"
+        "failed to resolve host 'tail-of-pw@ep-a-b-123456.aws.neon.tech': [Errno -2] Name or service not known"
+    )
+    found = diagnose(pasted)
+    assert found.id == "password-encoding"
+    for secret in ("hunter2-secret", "S3cr3t-pw", "also-s3cret", "tail-of-pw"):
+        assert secret not in found.raw
+    assert "****@ep-a-b-123456.aws.neon.tech" in found.raw
+    unknown = diagnose("weird failure for postgresql://app:Sup3r-secret@host/db")
+    assert not unknown.matched and "Sup3r-secret" not in unknown.cause + unknown.raw
+
+
+def test_details_and_quoted_sql_do_not_decide() -> None:
+    # The statement quoted after LINE/Query was: mentions a timeout; the error is a permission one.
+    text = (
+        "pg_dump: error: query failed: ERROR:  permission denied for schema audit\n"
+        "pg_dump: detail: Query was: SELECT * FROM audit.lock_timeout_log -- timed out, connection refused"
+    )
+    assert diagnose(text).id == "permission-denied"
+    # A DETAIL line counts only when the message itself says nothing recognizable.
+    unique = 'ERROR:  duplicate key value violates unique constraint "k"\nDETAIL:  Key (id)=(1) already exists.'
+    assert diagnose(unique).id == "unique-violation"
+
+
+def test_exception_classes_are_the_last_resort() -> None:
+    assert diagnose_exception(socket.gaierror(-2, "Name or service not known")).id == "host-not-found"
+    assert diagnose_exception(ConnectionRefusedError(111, "")).id == "connection-refused"
+    assert diagnose_exception(TimeoutError()).id == "timeout"
+    assert diagnose_exception(ValueError("something else")).matched is False
+
+
+def test_the_rules_are_well_formed() -> None:
+    kept = {
+        "password-encoding": "the password contains a character that must be percent-encoded",
+        "host-not-found": "the host name could not be found",
+        "connection-refused": "nothing is accepting connections at that address",
+        "timeout": "the server did not answer in time",
+        "password-failed": "the server refused the user name or password",
+        "database-missing": "the database does not exist",
+        "ssl-required": "the server requires an encrypted (SSL) connection",
+    }
+    for rule_id, title in kept.items():
+        assert rule_by_id(rule_id).title == title
+    for rule_id in ("role-missing", "no-pg-hba", "ssl-not-supported", "too-many-connections", "permission-denied",
+                    "lock-timeout", "read-only", "dependent-objects", "admin-shutdown", "disk-full", "already-exists",
+                    "undefined-table"):  # fmt: skip
+        assert rule_id in RULE_IDS
+    for rule in load_rules():
+        if rule.action:
+            assert rule.action in ACTIONS
+            says_so = ("wizard can", "wizard ships", "wizard retries")
+            assert any(words in step for words in says_so for step in rule.fix), f"{rule.id}: say the wizard does it"
+
+
+def test_a_broken_rules_file_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.toml"
+    bad.write_text('[[rule]]\nid = "x"\ntitle = "t"\ncause = "c"\nfix = ["f"]\npatterns = ["a"]\naction = "fly"\n')
+    with pytest.raises(ValueError, match="unknown action"):
+        load_rules(bad)
+    bad.write_text('[[rule]]\nid = "x"\ntitle = "t"\ncause = "c"\nfix = ["f"]\npatterns = ["(unclosed"]\n')
+    with pytest.raises(ValueError, match="doctor rule x"):
+        load_rules(bad)
+
+
+def test_known_problems_can_be_searched_by_words_or_sqlstate() -> None:
+    assert [rule.id for rule in find_rules("42501")] == ["must-be-owner", "permission-denied"]
+    assert {"pooler-prepared-statement", "pooler-startup-parameter"} <= {rule.id for rule in find_rules("Pooler")}
+    assert find_rules("percent-encode password")[0].id == "password-encoding"
+    assert find_rules("no problem mentions zebras") == ()
+    assert len(find_rules("  ")) == len(RULE_IDS)

@@ -1,0 +1,354 @@
+"""Real errors, provoked here against real servers, must reach the right doctor rule.
+
+Connection errors come from Debian's TLS-only PostgreSQL 15 (`debian_pg`), the embedded
+PostgreSQL 18 and endpoints that fail on purpose; statement errors from a fresh database
+of the embedded server. Each is diagnosed from `str(exc)` and `exc.sqlstate` only, as the
+wizard sees it: psycopg gives no SQLSTATE for connection-time failures.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+from tests.conftest import TestDatabase
+from tests.core.doctor_servers import Listener, Relay, assert_diagnosed, assert_error, connect_error, free_port
+from tests.debian_pg import DebianPg, start_debian_pg
+from wizard.core.doctor import diagnose
+
+
+def _socket_url(db: TestDatabase, user: str, database: str | None = None) -> str:
+    info = db.server.handle.get_postmaster_info()
+    return f"postgresql://{user}@/{database or db.name}?host={quote(str(info.socket_dir), safe='')}&port={info.port}"
+
+
+# --- connecting ----------------------------------------------------------------------
+
+
+def test_login_failures_on_a_tls_only_password_server(debian_pg: DebianPg) -> None:
+    assert_error("password-failed", connect_error(debian_pg.url("postgres", password="Wr0ng")), how="wrong password")
+    assert_error("password-failed", connect_error(debian_pg.url("postgres", user="nobody_here")), how="unknown user")
+    no_password = f"postgresql://postgres@{debian_pg.host}:{debian_pg.port}/postgres?sslmode=require"
+    assert_error("password-failed", connect_error(no_password), how="no password in the URL")
+    assert_error("database-missing", connect_error(debian_pg.url("no_such_db")), how="missing database")
+    plain = connect_error(debian_pg.url("postgres", sslmode="disable"))
+    assert_error("ssl-required", plain, how="sslmode=disable to a hostssl-only server")
+
+
+def test_certificate_checks_that_fail(debian_pg: DebianPg) -> None:
+    # The server's certificate is for CN=localhost; the URL names 127.0.0.1.
+    own = debian_pg.data / "server.crt"
+    wrong_name = connect_error(debian_pg.url("postgres", sslmode="verify-full") + f"&sslrootcert={own}")
+    assert_error("ssl-certificate", wrong_name, how="verify-full, certificate for another host name")
+    missing = connect_error(debian_pg.url("postgres", sslmode="verify-ca") + "&sslrootcert=/nonexistent/root.crt")
+    assert_error("ssl-certificate", missing, how="verify-ca without the root certificate file")
+
+
+def test_a_multi_attempt_message_names_the_password_not_the_later_refusal(debian_pg: DebianPg) -> None:
+    conninfo = (
+        f"host={debian_pg.host},{debian_pg.host} port={debian_pg.port},{free_port()} user=postgres"
+        f" password=Wr0ng dbname=postgres sslmode=require"
+    )
+    error = connect_error(conninfo)
+    text = str(error)
+    assert "Multiple connection attempts failed" in text and text.splitlines()[0].endswith("Connection refused")
+    assert_error("password-failed", error, how="two hosts: wrong password, then a closed port")
+
+
+def test_too_many_clients(debian_pg: DebianPg) -> None:
+    held: list[psycopg.Connection[Any]] = []
+    with debian_pg.admin() as admin:
+        admin.execute("DROP ROLE IF EXISTS doctor_app")
+        admin.execute("CREATE ROLE doctor_app LOGIN PASSWORD 'app-pw-123'")
+        limit = int(admin.execute("SHOW max_connections").fetchone()[0])  # type: ignore[index]
+    app_url = debian_pg.url("postgres", user="doctor_app", password="app-pw-123")
+    try:
+        reserved: psycopg.Error | None = None
+        for _ in range(limit):
+            try:
+                held.append(psycopg.connect(app_url, autocommit=True))
+            except psycopg.OperationalError as exc:
+                reserved = exc
+                break
+        assert reserved is not None
+        assert_error("too-many-connections", reserved, how="max_connections reached by one role")
+        for _ in range(limit):
+            try:
+                held.append(debian_pg.admin())
+            except psycopg.OperationalError as exc:
+                assert_error("too-many-connections", exc, how="max_connections reached, as superuser")
+                break
+        else:
+            pytest.fail("the server never ran out of connections")
+    finally:
+        for conn in held:
+            conn.close()
+    with debian_pg.admin() as admin:
+        admin.execute("DROP ROLE doctor_app")
+
+
+def test_roles_that_cannot_connect(db: TestDatabase) -> None:
+    db.execute("DROP ROLE IF EXISTS doctor_group; CREATE ROLE doctor_group NOLOGIN")
+    db.execute("DROP ROLE IF EXISTS doctor_limited; CREATE ROLE doctor_limited LOGIN CONNECTION LIMIT 0")
+    try:
+        assert_error("role-missing", connect_error(_socket_url(db, "ghost_role")), how="missing role (trust socket)")
+        assert_error("role-cannot-login", connect_error(_socket_url(db, "doctor_group")), how="NOLOGIN role")
+        assert_error("connection-limit", connect_error(_socket_url(db, "doctor_limited")), how="CONNECTION LIMIT 0")
+    finally:
+        db.execute("DROP ROLE doctor_group; DROP ROLE doctor_limited")
+
+
+def test_nothing_listening() -> None:
+    assert_error(
+        "connection-refused", connect_error(f"postgresql://u:pw@127.0.0.1:{free_port()}/db"), how="closed port"
+    )
+    socket_dir = connect_error("host=/nonexistent/socket/dir user=u dbname=db")
+    assert_error("connection-refused", socket_dir, how="a Unix socket folder without a server")
+
+
+@pytest.fixture
+def listener(request: pytest.FixtureRequest) -> Iterator[Listener]:
+    endpoint = Listener(request.param)
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.mark.parametrize(
+    ("listener", "rule_id"),
+    [("silent", "timeout"), ("http", "not-postgres"), ("hangup", "connection-dropped")],
+    indirect=["listener"],
+)
+def test_endpoints_that_are_not_a_working_server(listener: Listener, rule_id: str) -> None:
+    for sslmode in ("disable", "require"):
+        url = f"postgresql://app:pw@127.0.0.1:{listener.port}/neondb?sslmode={sslmode}"
+        assert_error(rule_id, connect_error(url, connect_timeout=1), how=f"a listener that is {listener.mode}")
+
+
+@pytest.mark.parametrize(
+    ("url", "rule_id"),
+    [
+        ("postgresql://app:pw@no-such-host.invalid/neondb", "host-not-found"),
+        ("postgresql://app:p@ss@ep-cool-name-123456.invalid/neondb", "password-encoding"),
+        ("postgresql://app:50%off@127.0.0.1/neondb", "password-encoding"),
+        ("postgresql://app:pw@my host.example/neondb", "url-has-spaces"),
+        ("postgresql://app:pw@127.0.0.1/neondb?sslmode=requre", "sslmode-invalid"),
+        ("postgresql://app:pw@127.0.0.1/neondb?sslmode=require'", "sslmode-invalid"),
+        ("postgresql://app:pw@127.0.0.1/neondb?ssl_mode=require", "malformed-url"),
+        ("postgresql://app:pw@127.0.0.1/neondb?channel_binding=requird", "malformed-url"),
+        ("postgresql://app:pw@127.0.0.1:99999/neondb", "bad-port"),
+        ("postgresql://app:pw@localhost:port/neondb", "bad-port"),
+    ],
+)
+def test_urls_that_cannot_work(url: str, rule_id: str) -> None:
+    assert_error(rule_id, connect_error(url, connect_timeout=2), how=f"psycopg.connect({url!r})")
+
+
+# --- statements ----------------------------------------------------------------------
+
+
+def _error(db: TestDatabase, *statements: str, autocommit: bool = True) -> psycopg.Error:
+    with psycopg.connect(db.url, autocommit=autocommit) as conn:
+        try:
+            for statement in statements:
+                conn.execute(statement)
+        except psycopg.Error as exc:
+            return exc
+    raise AssertionError(f"no error from {statements}")
+
+
+@pytest.fixture
+def weak_role(db: TestDatabase) -> Iterator[str]:
+    db.execute("DROP ROLE IF EXISTS doctor_weak; CREATE ROLE doctor_weak LOGIN")
+    yield _socket_url(db, "doctor_weak")
+    db.execute(f'REVOKE ALL ON DATABASE "{db.name}" FROM doctor_weak; DROP ROLE doctor_weak')
+
+
+def test_privileges(db: TestDatabase, weak_role: str) -> None:
+    def as_weak(statement: str) -> psycopg.Error:
+        with psycopg.connect(weak_role, autocommit=True) as conn:
+            try:
+                conn.execute(statement)
+            except psycopg.Error as exc:
+                return exc
+        raise AssertionError(statement)
+
+    assert_error("permission-denied", as_weak("SELECT * FROM attachments"), how="SELECT without a grant")
+    assert_error("permission-denied", as_weak("CREATE TABLE public.x (a int)"), how="CREATE in schema public")
+    assert_error("must-be-owner", as_weak("ALTER TABLE attachments ADD COLUMN x int"), how="ALTER by a non-owner")
+
+
+def test_statement_errors_of_a_migration(db: TestDatabase) -> None:
+    fk = ("CREATE TABLE p (k int PRIMARY KEY)", "CREATE TABLE c (k int REFERENCES p)", "INSERT INTO c VALUES (7)")
+    cases: list[tuple[str, tuple[str, ...]]] = [
+        ("read-only", ("SET default_transaction_read_only = on", "CREATE TABLE x (a int)")),
+        ("already-exists", ("CREATE TABLE attachments (a int)",)),
+        ("already-exists", ("ALTER TABLE attachments ADD COLUMN id int",)),
+        ("undefined-table", ("SELECT * FROM no_such_table",)),
+        ("undefined-table", ("ALTER TABLE attachments DROP COLUMN no_such_column",)),
+        ("cic-in-transaction", ("BEGIN", "CREATE INDEX CONCURRENTLY doctor_i ON attachments (id)")),
+        ("statement-timeout", ("SET statement_timeout = '50ms'", "SELECT pg_sleep(2)")),
+        ("numeric-overflow", ("SELECT 2147483647::int + 1",)),
+        ("numeric-overflow", ("SELECT 1000::numeric(3, 1)",)),
+        ("invalid-input", ("SELECT 'not-a-uuid'::uuid",)),
+        ("value-too-long", ("CREATE TABLE v (s varchar(500))", "INSERT INTO v VALUES (repeat('x', 600))")),
+        ("unique-violation", ("CREATE TABLE u (k int PRIMARY KEY)", "INSERT INTO u VALUES (1), (1)")),
+        ("foreign-key-violation", fk),
+        (
+            "not-null-violation",
+            ("CREATE TABLE n (k int)", "INSERT INTO n VALUES (1)", "ALTER TABLE n ADD COLUMN m int NOT NULL"),
+        ),
+        (
+            "dependent-objects",
+            ("CREATE TABLE d (k int)", "CREATE VIEW dv AS SELECT k FROM d", "ALTER TABLE d DROP COLUMN k"),
+        ),
+    ]
+    for rule_id, statements in cases:
+        assert_error(rule_id, _error(db, *statements), how=" ; ".join(statements))
+
+
+def test_an_error_after_an_error_in_the_same_transaction(db: TestDatabase) -> None:
+    with psycopg.connect(db.url) as conn:
+        with pytest.raises(psycopg.Error):
+            conn.execute("SELECT 1 / 0")
+        with pytest.raises(psycopg.Error) as second:
+            conn.execute("SELECT 1")
+    assert_error("transaction-aborted", second.value, how="a statement after a failed one")
+
+
+def _two_sessions(db: TestDatabase, first: Callable[[psycopg.Connection[Any]], None]) -> psycopg.Error:
+    """`first` in a thread on one connection; meanwhile another locks attachments, then sessions_doctor."""
+    failures: list[psycopg.Error] = []
+    with psycopg.connect(db.url) as a, psycopg.connect(db.url) as b:
+
+        def run(conn: psycopg.Connection[Any], work: Callable[[psycopg.Connection[Any]], None]) -> None:
+            try:
+                work(conn)
+            except psycopg.Error as exc:
+                failures.append(exc)
+            conn.rollback()
+
+        thread = threading.Thread(target=run, args=(a, first))
+        thread.start()
+        time.sleep(0.3)
+        run(b, lambda conn: conn.execute("LOCK TABLE attachments; LOCK TABLE sessions_doctor"))
+        thread.join(10)
+    assert failures, "no session failed"
+    return failures[0]
+
+
+def test_lock_timeout_deadlock_and_serialization(db: TestDatabase) -> None:
+    db.execute("CREATE TABLE sessions_doctor (k int PRIMARY KEY, v int); INSERT INTO sessions_doctor VALUES (1, 0)")
+    with psycopg.connect(db.url) as holder:
+        holder.execute("LOCK TABLE attachments IN ACCESS EXCLUSIVE MODE")
+        waited = _error(db, "SET lock_timeout = '100ms'", "ALTER TABLE attachments ADD COLUMN doctor int")
+        nowait = _error(db, "BEGIN", "LOCK TABLE attachments NOWAIT")
+    assert_error("lock-timeout", waited, how="lock_timeout behind an ACCESS EXCLUSIVE lock")
+    assert_error("lock-timeout", nowait, how="LOCK TABLE NOWAIT on a locked table")
+
+    def lock_in_other_order(conn: psycopg.Connection[Any]) -> None:
+        conn.execute("LOCK TABLE sessions_doctor")
+        time.sleep(0.6)
+        conn.execute("LOCK TABLE attachments")
+
+    assert_error("deadlock", _two_sessions(db, lock_in_other_order), how="two sessions locking in opposite order")
+    with psycopg.connect(db.url) as a, psycopg.connect(db.url) as b:
+        for conn in (a, b):
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            conn.execute("SELECT * FROM sessions_doctor")
+        a.execute("UPDATE sessions_doctor SET v = 1")
+        a.commit()
+        with pytest.raises(psycopg.Error) as conflict:
+            b.execute("UPDATE sessions_doctor SET v = 2")
+    assert_error("serialization-failure", conflict.value, how="REPEATABLE READ update after a concurrent update")
+
+
+def test_sessions_ended_by_the_server(db: TestDatabase) -> None:
+    with psycopg.connect(db.url, autocommit=True) as victim:
+        pid = victim.info.backend_pid
+        db.execute(f"SELECT pg_terminate_backend({pid})")
+        with pytest.raises(psycopg.Error) as ended:
+            victim.execute("SELECT 1")
+    assert_error("admin-shutdown", ended.value, how="pg_terminate_backend, then a query")
+    with psycopg.connect(db.url) as idle:
+        idle.execute("SET idle_in_transaction_session_timeout = '100ms'")
+        idle.execute("SELECT 1")
+        time.sleep(0.5)
+        with pytest.raises(psycopg.Error) as timed_out:
+            idle.execute("SELECT 1")
+    assert_error("idle-timeout", timed_out.value, how="idle_in_transaction_session_timeout")
+    with psycopg.connect(db.url) as busy:
+        threading.Timer(0.3, busy.cancel_safe).start()
+        with pytest.raises(psycopg.Error) as cancelled:
+            busy.execute("SELECT pg_sleep(5)")
+    assert_error("query-cancelled", cancelled.value, how="cancel during pg_sleep")
+
+
+def test_a_connection_cut_mid_session(db: TestDatabase) -> None:
+    info = db.server.handle.get_postmaster_info()
+    relay = Relay(f"{info.socket_dir}/.s.PGSQL.{info.port}")
+    try:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{relay.port}/{db.name}", autocommit=True) as conn:
+            conn.execute("SELECT 1")
+            relay.cut()
+            with pytest.raises(psycopg.OperationalError) as lost:
+                conn.execute("SELECT 1")
+    finally:
+        relay.close()
+    assert_error("connection-dropped", lost.value, how="a TCP relay cut between two queries")
+
+
+# --- a server that speaks German ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def german_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DebianPg]:
+    """Debian's PostgreSQL 15 with its German messages, through a locale built in a private folder."""
+    catalog = Path("/usr/share/locale/de/LC_MESSAGES/postgres-15.mo")
+    if not catalog.exists() or shutil.which("localedef") is None or not Path("/usr/share/i18n/locales/de_DE").exists():
+        pytest.skip("needs postgresql-15's German catalog and localedef with the de_DE locale source")
+    locales = tmp_path_factory.mktemp("locales")
+    built = subprocess.run(
+        ["localedef", "-i", "de_DE", "-f", "UTF-8", str(locales / "de_DE.UTF-8")], capture_output=True
+    )
+    if built.returncode not in (0, 1) or not (locales / "de_DE.UTF-8").exists():  # 1: warnings only
+        pytest.skip(f"localedef failed: {built.stderr.decode().strip()}")
+    for folder in (locales, *locales.parents):
+        folder.chmod(folder.stat().st_mode | 0o005)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOCPATH", str(locales))  # inherited by pg_ctl and the server it starts
+        server = start_debian_pg(tmp_path_factory.mktemp("german"))
+    yield server
+    server.stop()
+
+
+def test_translated_server_messages_are_recognized_by_their_sqlstate(german_pg: DebianPg) -> None:
+    with psycopg.connect(german_pg.url("postgres"), autocommit=True) as conn:
+        conn.execute("SET lc_messages = 'de_DE.UTF-8'")
+        for rule_id, statements in (
+            ("undefined-table", ("SELECT * FROM keine_tabelle",)),
+            ("invalid-input", ("SELECT 'kaputt'::uuid",)),
+            ("read-only", ("BEGIN READ ONLY", "CREATE TABLE x (a int)")),
+        ):
+            with pytest.raises(psycopg.Error) as failed:
+                for statement in statements:
+                    conn.execute(statement)
+            if statements[0].startswith("BEGIN"):
+                conn.execute("ROLLBACK")
+            assert "»" in str(failed.value) or "Read-Only" in str(failed.value)  # really German
+            assert_error(rule_id, failed.value, how=f"German server: {'; '.join(statements)}")
+        conn.execute("ALTER SYSTEM SET lc_messages = 'de_DE.UTF-8'")
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(0.3)
+    # A translated login failure comes without a SQLSTATE: honestly unknown, unless the user gives it.
+    text = str(connect_error(german_pg.url("postgres", password="Falsch")))
+    assert "fehlgeschlagen" in text and not diagnose(text).matched
+    assert_diagnosed("password-failed", text, "28P01", how="German server, wrong password, SQLSTATE given by hand")
