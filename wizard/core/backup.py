@@ -70,7 +70,7 @@ def tables_of(conn: psycopg.Connection[Any], only: str | None = None) -> list[st
 
 def default_path(target: Target, fmt: str, folder: Path | None = None) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in target.database) or "database"
+    safe = paths.safe_name(target.database)
     return (folder or paths.backups_dir()) / f"{safe}-{stamp}.{'dump' if fmt == 'custom' else 'sql'}"
 
 

@@ -39,3 +39,8 @@ def config_dir() -> Path:
 
 def backups_dir() -> Path:
     return _private_dir(data_dir() / "backups")
+
+
+def safe_name(text: str, fallback: str = "database") -> str:
+    """`text` usable in a file name on every platform (backups and reports are named after the database)."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text) or fallback

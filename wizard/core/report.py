@@ -145,7 +145,7 @@ class SessionReport:
 
     def write(self) -> Path:
         stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ")
-        safe_db = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in self.target.database) or "database"
+        safe_db = paths.safe_name(self.target.database)
         path = paths.reports_dir() / f"{stamp}-{self.action}-{safe_db}.md"
         counter = 1
         while path.exists():
