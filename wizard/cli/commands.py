@@ -134,6 +134,8 @@ def print_verify(printer: Printer, report: verify.VerifyReport) -> None:
         rows = [_display_row(r) for r in check.rows]
         for line in table(rows):
             printer.out(line)
+        for number, step in enumerate(check.fix, 1):
+            printer.out(f"      {number}. {step}")
     failed = sum(c.status == verify.FAIL for c in report.checks)
     warned = sum(c.status == verify.WARN for c in report.checks)
     total = len(report.checks)

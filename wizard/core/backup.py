@@ -96,6 +96,7 @@ def run_backup(
     table: str | None = None,
     output: Path | None = None,
     cancel: threading.Event | None = None,
+    prefer_bundled: bool = False,
 ) -> BackupResult:
     server_major = conn.info.server_version // 10000
     expected = tables_of(conn, table)
@@ -103,7 +104,7 @@ def run_backup(
         raise BackupFailed(f"There is no table {table!r} to back up in this database.")
     size_row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     database_bytes = int(size_row[0]) if size_row else 0
-    choice = pgtools.choose("pg_dump", server_major)
+    choice = pgtools.choose("pg_dump", server_major, prefer_bundled=prefer_bundled)
     path = _output(target, fmt, output).resolve()
     args = [
         str(choice.tool.path),
@@ -155,6 +156,7 @@ def _run(
             f"pg_dump failed: {problem[0] if problem else f'exit status {code}'}",
             fix=found.fix,
             detail="\n".join(problem[1:]),
+            diagnosis=found if found.matched else None,
         )
     return lines
 

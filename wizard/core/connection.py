@@ -196,7 +196,7 @@ def connect(
         raw = target.redact(str(exc).strip())
         found = diagnose(raw, sqlstate=getattr(exc, "sqlstate", None))
         sentence = f"Cannot connect to {target.describe()}: {found.title}."
-        raise ConnectError(sentence, fix=found.fix, detail=raw) from None
+        raise ConnectError(sentence, fix=found.fix, detail=raw, diagnosis=found) from None
     finally:
         if timer:
             timer.cancel()
@@ -241,3 +241,31 @@ def encoded_password_url(raw: str) -> str | None:
     if not any(ch in password for ch in "@/#?:") or "%" in password:
         return None
     return f"{scheme}{user}:{quote(password, safe='')}@{rest}"
+
+
+_URL_SSLMODE = re.compile(r"([?&])sslmode=[^&#]*", re.IGNORECASE)
+_KEYWORD_SSLMODE = re.compile(r"\bsslmode\s*=\s*\S*")
+_REQUIRED_MODES = ("require", "verify-ca", "verify-full")
+
+
+def sslmode_require_url(raw: str) -> str | None:
+    """The connection string with sslmode=require in place of a missing, weaker or misspelled
+    one; None when it already asks for encryption. The rest is left exactly as typed."""
+    text = raw.strip()
+    if not text:
+        return None
+    if re.match(r"^postgres(?:ql)?://", text, re.IGNORECASE):
+        found = _URL_SSLMODE.search(text)
+        if found:
+            if found.group(0)[len("?sslmode=") :].lower() in _REQUIRED_MODES:
+                return None
+            return text[: found.start()] + found.group(1) + "sslmode=require" + text[found.end() :]
+        fragment = text.find("#")
+        base, tail = (text, "") if fragment < 0 else (text[:fragment], text[fragment:])
+        return base + ("&" if "?" in base else "?") + "sslmode=require" + tail
+    found = _KEYWORD_SSLMODE.search(text)
+    if found:
+        if found.group(0).split("=", 1)[1].strip().strip("'").lower() in _REQUIRED_MODES:
+            return None
+        return text[: found.start()] + "sslmode=require" + text[found.end() :]
+    return text + " sslmode=require"

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -203,6 +203,41 @@ def diagnose_exception(exc: BaseException) -> Diagnosis:
     sqlstate = getattr(exc, "sqlstate", None)
     names = [kind.__name__ for kind in type(exc).__mro__]
     return diagnose(str(exc), sqlstate=sqlstate if isinstance(sqlstate, str) else None, exception_class=names)
+
+
+def explain(error: BaseException) -> Diagnosis:
+    """What the user is shown for any error the wizard meets: the knowledge base's answer.
+
+    A WizardError raised from a server's or tool's message carries its diagnosis; one the
+    wizard raised itself (a refusal, a missing file) is matched by its text, and if no rule
+    knows it, its own sentence and fix steps are the explanation: the wizard knows what it
+    refused and why. Anything else (a psycopg error, an OSError) is diagnosed from its text,
+    SQLSTATE and class, and is honestly "unknown" when nothing matches."""
+    # Imported here: errors.py imports this module's types.
+    from wizard.core.errors import WizardError
+
+    if not isinstance(error, WizardError):
+        return diagnose_exception(error)
+    raw = redact_message("\n".join(part for part in (error.message, error.detail) if part))
+    found = error.diagnosis
+    if found is None:
+        found = diagnose("\n".join(part for part in (error.message, error.detail) if part))
+        if not found.matched and error.fix:
+            return Diagnosis(True, None, error.title.lower(), error.message, error.fix, raw=raw)
+    if error.fix and error.fix != found.fix:
+        # The wizard added a step of its own (say, "run status to see whether it committed").
+        return replace(found, fix=error.fix, raw=raw)
+    return replace(found, raw=raw)
+
+
+def fix_lines(found: Diagnosis) -> list[str]:
+    """The fix steps, numbered, and what the wizard can do itself: for the terminal."""
+    lines = [f"{number}. {step}" for number, step in enumerate(found.fix, 1)]
+    if found.action_label:
+        lines.append(f"The wizard can {found.action_label} for you: in the guided wizard, press F1 on that step.")
+    if found.doc:
+        lines.append(f"More: {found.doc}")
+    return lines
 
 
 def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> Rule | None:

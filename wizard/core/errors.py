@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wizard.core.doctor import Diagnosis
+
 
 class WizardError(Exception):
-    """Base class: `message` is one plain sentence, already free of any password."""
+    """Base class: `message` is one plain sentence, already free of any password.
+
+    `diagnosis` is the knowledge base's explanation (doctor.py) when the error came from
+    the server or a tool; `doctor.explain()` finds one for any error that lacks it."""
 
     title = "Something went wrong"
 
-    def __init__(self, message: str, *, fix: tuple[str, ...] = (), detail: str = "") -> None:
+    def __init__(
+        self, message: str, *, fix: tuple[str, ...] = (), detail: str = "", diagnosis: Diagnosis | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
         self.detail = detail
+        self.diagnosis = diagnosis
 
 
 class InputError(WizardError):
@@ -50,8 +61,9 @@ class MigrationFailed(WizardError):
         sql: str = "",
         sqlstate: str | None = None,
         nothing_changed: bool = True,
+        diagnosis: Diagnosis | None = None,
     ) -> None:
-        super().__init__(message, fix=fix, detail=detail)
+        super().__init__(message, fix=fix, detail=detail, diagnosis=diagnosis)
         self.version = version
         self.statement_index = statement_index
         self.line = line

@@ -90,10 +90,14 @@ def candidates(name: str) -> list[PgTool]:
     return found
 
 
-def choose(name: str, server_major: int) -> ToolChoice:
+def choose(name: str, server_major: int, *, prefer_bundled: bool = False) -> ToolChoice:
+    """The tool to run against a server of this major version. `prefer_bundled` is the
+    user's choice after the PATH one failed (a broken install, a wrapper script)."""
     tools = candidates(name)
     on_path = next((t for t in tools if not t.bundled), None)
     bundled = next((t for t in tools if t.bundled), None)
+    if prefer_bundled and bundled and bundled.major >= server_major:
+        return ToolChoice(bundled, f"the wizard's own {name} {bundled.version}, as you asked")
     if on_path and on_path.major >= server_major:
         return ToolChoice(
             on_path, f"{name} {on_path.version} on PATH ({on_path.path}) handles a version {server_major} server"

@@ -213,7 +213,11 @@ def run_restore(conn: psycopg.Connection[Any], restore_plan: RestorePlan) -> dic
             if found.matched
             else ("Check that the backup is of this database, and that this user owns its tables.",)
         )
-        raise RestoreFailed(f"The restore failed and was rolled back, so nothing changed: {primary}", fix=fix) from None
+        raise RestoreFailed(
+            f"The restore failed and was rolled back, so nothing changed: {primary}",
+            fix=fix,
+            diagnosis=found if found.matched else None,
+        ) from None
     conn.execute("RESET search_path")  # the backup's script empties it for the session
     now: dict[str, tuple[int, int]] = {}
     for table, rows in backup.rows.items():

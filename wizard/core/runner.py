@@ -226,6 +226,7 @@ def _failed(plan: Plan, failure: _StatementError) -> MigrationFailed:
         line=statement.line,
         sql=statement.sql,
         sqlstate=error.sqlstate,
+        diagnosis=found,
     )
 
 
@@ -241,21 +242,25 @@ def _unexpected(plan: Plan, error: psycopg.Error, conn: psycopg.Connection[Any])
             version=plan.version,
             sqlstate=error.sqlstate,
             nothing_changed=False,
+            diagnosis=found,
         )
     return MigrationFailed(
         f"Could not prepare {plan.version}: {primary}",
         fix=found.fix,
         version=plan.version,
         sqlstate=error.sqlstate,
+        diagnosis=found,
     )
 
 
 def _lock_exhausted(plan: Plan, failure: _StatementError, waited: float, holders: tuple[Any, ...]) -> MigrationFailed:
     who = "; ".join(h.describe() for h in holders) or "a session that has since finished"
     statement = failure.statement
+    found = diagnose("lock timeout", sqlstate="55P03")
     return MigrationFailed(
         f"Gave up after waiting {waited:.0f} s for a lock on {', '.join(_relations(plan, statement))}, held by {who}.",
-        fix=diagnose("lock timeout", sqlstate="55P03").fix,
+        fix=found.fix,
+        diagnosis=found,
         version=plan.version,
         statement_index=statement.index,
         line=statement.line,

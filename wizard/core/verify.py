@@ -16,6 +16,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from wizard.core import catalog, ledger
+from wizard.core.doctor import diagnose_exception
 from wizard.core.expectations import CheckSpec, Expectations
 from wizard.core.migrations import Migration
 
@@ -32,6 +33,7 @@ class CheckResult:
     status: str
     detail: str
     rows: list[dict[str, Any]] = field(default_factory=list)
+    fix: tuple[str, ...] = ()  # the knowledge base's fix when the check met a database error
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class VerifyReport:
             "ok": self.ok,
             "checks": [
                 {"id": c.id, "title": c.title, "status": c.status, "detail": c.detail, "rows": c.rows}
+                | ({"fix": list(c.fix)} if c.fix else {})
                 for c in self.checks
             ],
         }
@@ -88,7 +91,13 @@ def _run_check(ctx: _Context, spec: CheckSpec) -> CheckResult:
         with ctx.conn.transaction():
             return _CHECKS[spec.kind](ctx, spec)
     except psycopg.Error as exc:
-        return CheckResult(spec.id, spec.title, FAIL, f"The check could not run: {_first_line(exc)}")
+        return CheckResult(spec.id, spec.title, FAIL, f"The check could not run: {_first_line(exc)}", fix=_fix(exc))
+
+
+def _fix(exc: psycopg.Error) -> tuple[str, ...]:
+    """What the knowledge base says to do about a database error a check met (none if unknown)."""
+    found = diagnose_exception(exc)
+    return found.fix if found.matched else ()
 
 
 def _columns(ctx: _Context, spec: CheckSpec) -> CheckResult:
@@ -275,6 +284,7 @@ def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
             return CheckResult(spec.id, spec.title, FAIL, f"Skipped: table {table} does not exist.")
     rows: list[dict[str, Any]] = []
     statuses: list[str] = []
+    errors: list[psycopg.Error] = []
     parent = sql.Identifier(schema, smoke.parent_table)
     key = sql.Identifier(smoke.parent_key)
     found = conn.execute(sql.SQL("SELECT {} FROM {} LIMIT 1").format(key, parent)).fetchone()
@@ -285,6 +295,7 @@ def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
                 parent_id = _insert(conn, schema, smoke.parent_table, smoke.parent_values, smoke.parent_key)
             rows.append({"step": f"create a test row in empty {smoke.parent_table}", "result": PASS, "detail": ""})
         except psycopg.Error as exc:
+            errors.append(exc)
             rows.append(
                 {
                     "step": f"create a test row in empty {smoke.parent_table}",
@@ -303,6 +314,7 @@ def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
             rows.append({"step": f"insert into {smoke.table}", "result": PASS, "detail": "inserted"})
             statuses.append(PASS)
         except psycopg.Error as exc:
+            errors.append(exc)
             rows.append({"step": f"insert into {smoke.table}", "result": FAIL, "detail": _first_line(exc)})
             statuses.append(FAIL)
     bogus = {
@@ -319,6 +331,7 @@ def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
         rows.append({"step": step, "result": PASS, "detail": "refused by the foreign key"})
         statuses.append(PASS)
     except psycopg.Error as exc:
+        errors.append(exc)
         rows.append({"step": step, "result": FAIL, "detail": _first_line(exc)})
         statuses.append(FAIL)
     rows.append({"step": "roll back every test row", "result": PASS, "detail": "nothing is left behind"})
@@ -328,7 +341,7 @@ def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
         WARN: "Could not create a test parent row (see rows); the foreign key test still ran.",
         FAIL: "The test insert did not behave as expected (see rows).",
     }[status]
-    return CheckResult(spec.id, spec.title, status, detail, rows)
+    return CheckResult(spec.id, spec.title, status, detail, rows, _fix(errors[0]) if errors else ())
 
 
 def _insert(conn: Conn, schema: str, table: str, values: dict[str, Any], returning: str) -> Any:

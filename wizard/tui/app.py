@@ -81,15 +81,30 @@ class WizardApp(App[None]):
             answered,
         )
 
-    def action_help(self) -> None:
-        from wizard.tui.screens.help import HelpScreen  # its Markdown widget costs ~30 ms at start-up
+    def action_help(self, initial: str | None = None) -> None:
+        """The troubleshooting panel; an action chosen there is carried out by the screen below."""
+        from wizard.tui.screens.troubleshoot import TroubleshootScreen  # imported when first opened
 
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.state.last_error))
+        if isinstance(self.screen, TroubleshootScreen):
+            return
+        below = self.screen
+        can_fix = getattr(below, "can_fix", None)
+        run_fix = getattr(below, "run_fix", None)
+
+        def chosen(action: str | None) -> None:
+            if action and callable(run_fix):
+                run_fix(action)
+
+        panel = TroubleshootScreen(
+            self.state.last_problem, can_fix=can_fix if callable(can_fix) else lambda _a: False, initial=initial
+        )
+        self.push_screen(panel, chosen)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Help", "Troubleshooting and the latest error (F1)", self.action_help)
+        yield SystemCommand(
+            "Troubleshooting", "The latest error, explain a message, known problems (F1)", self.action_help
+        )
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.description:
                 action = binding.action

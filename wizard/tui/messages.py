@@ -8,6 +8,7 @@ from textual.message import Message
 
 from wizard.core.events import Event
 from wizard.core.verify import CheckResult, VerifyReport
+from wizard.tui.problems import Problem
 
 
 @dataclass
@@ -23,8 +24,7 @@ class ConnectSlow(Message):
 
 @dataclass
 class ConnectFailed(Message):
-    error: str
-    fix: tuple[str, ...]
+    problem: Problem
 
 
 @dataclass
@@ -47,8 +47,7 @@ class MigrationFinished(Message):
 
 @dataclass
 class MigrationFailed(Message):
-    error: str
-    fix: tuple[str, ...]
+    problem: Problem | None  # None when the user cancelled
     sql: str
     line: int | None
     nothing_changed: bool
@@ -64,5 +63,4 @@ class VerifyFinished(Message):
 class WorkFailed(Message):
     """A worker's database call failed (connection lost, permission ...)."""
 
-    error: str
-    fix: tuple[str, ...]
+    problem: Problem

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from wizard.core.events import Event
     from wizard.core.migrations import Migration
     from wizard.core.verify import CheckResult, VerifyReport
+    from wizard.tui.problems import Problem
 
 
 @dataclass
@@ -39,7 +40,7 @@ class FlowState:
     migration_error: str = ""
     cancelled: bool = False
     verify: VerifyReport | None = None
-    last_error: str = ""
+    last_problem: Problem | None = None  # the latest error, for the troubleshooting panel (F1)
     report_path: Path | None = None
     verify_only: bool = False
     rollback_only: bool = False

@@ -1,7 +1,8 @@
 """The database work the screens start, run in thread workers; each ends in a Message.
 
 Every call goes through the core; nothing here talks SQL. Errors become WorkFailed (or a
-more specific message) carrying a plain sentence and the fix, with passwords removed.
+more specific message) carrying a Problem: the error explained by the knowledge base,
+with passwords removed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from wizard.core import connection, practice
 from wizard.core.errors import WizardError
 from wizard.core.verify import run_verify
 from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow, VerifyFinished, WorkFailed
+from wizard.tui.problems import problem_from
 from wizard.tui.state import FlowState
 
 Post = Callable[[Message], object]
@@ -35,9 +37,7 @@ def connect(state: FlowState, raw_url: str, post: Post) -> None:
         state.conn = conn
         state.server_version = connection.server_version(conn)
     except WizardError as error:
-        redacted = state.target.redact(error.message) if state.target else connection.redact(error.message)
-        state.last_error = redacted + (f"\n{error.detail}" if error.detail else "")
-        post(ConnectFailed(redacted, error.fix))
+        post(ConnectFailed(problem_from(state, error, "Connect")))
         return
     post(Connected(state.server_version, state.clock() - started))
 
@@ -46,20 +46,10 @@ def verify(state: FlowState, post: Post) -> None:
     try:
         report = run_verify(state.connection(), state.migrations)
     except Exception as error:  # a dropped connection must not crash the screen
-        post(_failed(state, error))
+        post(WorkFailed(problem_from(state, error, "Verify")))
         return
     state.verify = report
     post(VerifyFinished(report))
-
-
-def _failed(state: FlowState, error: BaseException) -> WorkFailed:
-    if isinstance(error, WizardError):
-        message, fix = error.message, error.fix
-    else:
-        message, fix = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, ()
-    message = state.target.redact(message) if state.target else connection.redact(message)
-    state.last_error = message
-    return WorkFailed(message, fix)
 
 
 def interrupt(state: FlowState) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 from textual.screen import Screen
 
 from wizard.core.connection import redact
-from wizard.core.errors import WizardError
+from wizard.tui.problems import Problem, problem_from
 from wizard.tui.state import FlowState
 
 if TYPE_CHECKING:
@@ -31,12 +31,15 @@ class FlowScreen(Screen[None]):
         target = self.state.target
         return target.redact(text) if target else redact(text)
 
-    def describe_error(self, error: BaseException) -> tuple[str, tuple[str, ...]]:
-        """One plain sentence and the fix steps, password removed; remembered for the help panel."""
-        if isinstance(error, WizardError):
-            message, fix = error.message, error.fix
-        else:
-            message, fix = f"{type(error).__name__}: {error}", ()
-        message = self.redact(message)
-        self.state.last_error = message + ("\n" + "\n".join(fix) if fix else "")
-        return message, tuple(self.redact(f) for f in fix)
+    def problem(self, error: BaseException) -> Problem:
+        """The error explained by the knowledge base, password removed; remembered for F1."""
+        return problem_from(self.state, error, self.STEP or "")
+
+    # The knowledge base's actions (doctor.ACTIONS) a screen can carry out for the user:
+    # a screen that can do one defines fix_<action>(); can_fix() may narrow it further.
+    def can_fix(self, action: str) -> bool:
+        return callable(getattr(self, f"fix_{action}", None))
+
+    def run_fix(self, action: str) -> None:
+        if self.can_fix(action):
+            getattr(self, f"fix_{action}")()

@@ -9,11 +9,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
 
-from wizard.core.connection import Target, clean_pasted, encoded_password_url, parse_url
+from wizard.core.connection import Target, clean_pasted, encoded_password_url, parse_url, sslmode_require_url
+from wizard.core.doctor import explain
 from wizard.core.errors import InputError
 from wizard.tui import workers
 from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow
 from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.saved_profiles import SavedProfiles
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -62,6 +64,7 @@ class ConnectScreen(FlowScreen):
                 yield SavedProfiles(id="saved")
             yield LoadingIndicator(id="spinner")
             yield Static("", id="result")
+            yield ProblemBox(id="failure")
         with Horizontal(classes="buttons"):
             label = "Start the practice database" if self.state.practice else "Test connection"
             yield Button(label, id="test", variant="primary")
@@ -114,8 +117,8 @@ class ConnectScreen(FlowScreen):
             self.parsed = parse_url(text)
         except InputError as error:
             shown.update("")
-            fix = " ".join(error.fix)
-            problem.update(f"{error.message} {fix}".strip())
+            found = explain(error)
+            problem.update(escape(f"{error.message} {' '.join(found.fix)}".strip()))
             self._show_notes(None)
             return
         problem.update("")
@@ -168,9 +171,17 @@ class ConnectScreen(FlowScreen):
 
     def action_test(self) -> None:
         if not self.state.practice and self.parsed is None:
-            if not self.query_one("#url", Input).value:
+            url = self.query_one("#url", Input).value
+            if not url:
                 self.query_one("#problem", Static).update("Paste the database URL first.")
+            else:
+                try:
+                    parse_url(url)
+                except InputError as error:  # the whole explanation, with what the wizard can do
+                    self.query_one("#problem", Static).update("")
+                    self.query_one(ProblemBox).show(self.problem(error))
             return
+        self.query_one(ProblemBox).show(None)
         self.query_one("#spinner").display = True
         self.query_one("#test", Button).disabled = True
         self.query_one("#continue", Button).disabled = True
@@ -190,8 +201,39 @@ class ConnectScreen(FlowScreen):
 
     def on_connect_failed(self, message: ConnectFailed) -> None:
         self._done_waiting()
-        steps = "\n".join(f"  {n}. {s}" for n, s in enumerate(message.fix, 1))
-        self.query_one("#result", Static).update(f"[b red]{escape(message.error)}[/]\n{escape(steps)}")
+        self.query_one("#result", Static).update("")
+        self.query_one(ProblemBox).show(message.problem)
+
+    # What the troubleshooting rules' actions do here: mend the URL, then test again.
+    def _url(self) -> str:
+        return "" if self.state.practice else self.query_one("#url", Input).value
+
+    def can_fix(self, action: str) -> bool:
+        if self.state.practice:
+            return False
+        url = self._url()
+        if action == "percent_encode_password":
+            return encoded_password_url(url) is not None
+        if action == "switch_to_direct_host":
+            return bool(self.parsed and self.parsed.is_pooler)
+        if action == "add_sslmode_require":
+            return sslmode_require_url(url) is not None
+        return False
+
+    def run_fix(self, action: str) -> None:
+        url = self._url()
+        mended = {
+            "percent_encode_password": encoded_password_url(url),
+            "add_sslmode_require": sslmode_require_url(url),
+        }.get(action)
+        if action == "switch_to_direct_host" and self.parsed and self.parsed.is_pooler:
+            mended = url.replace(self.parsed.host, self.parsed.direct_host, 1)
+        if mended is None or not self.can_fix(action):
+            return
+        field = self.query_one("#url", Input)
+        field.value = mended
+        self._validate(mended)  # now, not when the Changed message arrives
+        self.action_test()
 
     def on_connected(self, message: Connected) -> None:
         self._done_waiting()

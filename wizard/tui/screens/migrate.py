@@ -22,12 +22,12 @@ from wizard.tui import workers
 from wizard.tui.messages import EngineEvent, MigrationFailed, MigrationFinished
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.screens.done import backup_note
+from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
 INTRO = "One transaction: all of it is applied, or none of it. Cancel (Esc) is safe: it rolls back."
 CANCELLED = "Cancelled: the transaction was rolled back, nothing was changed."
-UNKNOWN_FIX = ("Run Verify (or `migration-wizard status`) to see what the database holds now.",)
 
 
 def one_line(sql: str, width: int = 72) -> str:
@@ -97,6 +97,7 @@ class MigrateScreen(FlowScreen):
             yield Static("Preparing: reading what is pending ...", id="current")
             yield RichLog(id="log", markup=True, wrap=True, min_width=40)
             yield Static("", id="outcome")
+            yield ProblemBox(id="problem")
         with Horizontal(classes="buttons"):
             yield Button("Cancel (Esc)", id="cancel", variant="error")
             yield Button("Verify (Enter)", id="verify", variant="primary", disabled=True)
@@ -121,7 +122,8 @@ class MigrateScreen(FlowScreen):
             applied = self._apply()
         except Exception as error:  # every failure is shown inline: none crashes the screen
             failed = self._failure(error)
-            state.cancelled, state.migration_error = failed.cancelled, failed.error
+            state.cancelled = failed.cancelled
+            state.migration_error = failed.problem.what if failed.problem else ""
             self.post_message(failed)
             return
         state.applied, state.migration_seconds = applied, state.clock() - started
@@ -129,15 +131,14 @@ class MigrateScreen(FlowScreen):
 
     def _failure(self, error: Exception) -> MigrationFailed:
         if isinstance(error, Cancelled):
-            return MigrationFailed(CANCELLED, (), "", None, True, True)
-        message, fix = self.describe_error(error)
+            return MigrationFailed(None, "", None, True, True)
+        problem = self.problem(error)
         if isinstance(error, StatementFailed):
-            detail = f"\n{self.redact(error.detail)}" if error.detail else ""
             sql = self.redact(error.sql)
-            return MigrationFailed(message + detail, fix, sql, error.line, error.nothing_changed, False)
+            return MigrationFailed(problem, sql, error.line, error.nothing_changed, False)
         if isinstance(error, WizardError):  # refused before anything was written
-            return MigrationFailed(message, fix, "", None, True, False)
-        return MigrationFailed(message, UNKNOWN_FIX, "", None, False, False)  # a bug, a lost connection
+            return MigrationFailed(problem, "", None, True, False)
+        return MigrationFailed(problem, "", None, False, False)  # a bug, a lost connection
 
     def _apply(self) -> list[str]:
         state = self.state
@@ -215,16 +216,14 @@ class MigrateScreen(FlowScreen):
 
     def on_migration_failed(self, message: MigrationFailed) -> None:
         self._finish(FAILED)
-        if message.cancelled:
+        if message.cancelled or message.problem is None:
             lines = [f"[b yellow]{escape(CANCELLED)}[/]"]
         else:
-            lines = [f"[b red]Migration failed:[/] [red]{escape(message.error)}[/]"]
+            lines = ["[b red]Migration failed.[/]"]
             if message.sql:
                 where = f" (line {message.line})" if message.line is not None else ""
                 lines.append(f"[red]Failing statement{where}:[/]\n[red]  {escape(one_line(message.sql, 400))}[/]")
-            if message.fix:
-                lines.append("[b]What to do:[/]")
-                lines += [f"  {n}. {escape(step)}" for n, step in enumerate(message.fix, 1)]
+            self.query_one(ProblemBox).show(message.problem)
             if message.nothing_changed:
                 lines.append("[b]Nothing was changed: the transaction was rolled back.[/]")
             else:
@@ -263,6 +262,13 @@ class MigrateScreen(FlowScreen):
 
     def action_back(self) -> None:
         self.wizard.go("review")
+
+    def can_fix(self, action: str) -> bool:
+        return self.phase == FAILED and super().can_fix(action)
+
+    def fix_retry_after_lock(self) -> None:
+        """Run the migration again (a fresh screen): the lock may be free now."""
+        self.wizard.go("migrate")
 
     def action_verify(self) -> None:
         if self.phase == DONE or not self.query_one("#verify", Button).disabled:

@@ -16,6 +16,7 @@ from wizard.core.verify import FAIL, PASS, WARN, CheckResult
 from wizard.tui.messages import PreflightFinished, WorkFailed
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.checks import CheckTable, badge
+from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
 EXPLAIN = "Read-only checks: can the migration run here, now, as this user? Nothing is changed on this step."
@@ -88,7 +89,8 @@ class PreflightScreen(FlowScreen):
             yield CheckTable(id="checks")
             yield Static(RUNNING, id="summary")
             yield Static("", id="notes", classes="hint")
-            yield Static("", id="problem", classes="error")
+            yield ProblemBox(id="problem")
+            yield Static("", id="retry-hint", classes="hint")
         with Horizontal(classes="buttons"):
             yield Button("Continue (Enter)", id="continue", variant="success", disabled=True)
             yield Button("Verify (Enter)", id="verify", variant="primary")
@@ -110,7 +112,8 @@ class PreflightScreen(FlowScreen):
         self.query_one("#checks").display = False
         self.query_one("#summary", Static).update(RUNNING)
         self.query_one("#notes", Static).update("")
-        self.query_one("#problem", Static).update("")
+        self.query_one(ProblemBox).show(None)
+        self.query_one("#retry-hint", Static).update("")
         self.query_one("#continue", Button).disabled = True
         self.query_one("#verify", Button).disabled = True
         self.query_one("#rerun", Button).disabled = True
@@ -124,8 +127,7 @@ class PreflightScreen(FlowScreen):
                 raise RuntimeError("not connected")
             checks = run_preflight(self.state.connection(), target, self.state.migrations)
         except Exception as error:  # a dropped connection must not crash the screen
-            message, fix = self.describe_error(error)
-            self.post_message(WorkFailed(message, fix))
+            self.post_message(WorkFailed(self.problem(error)))
             return
         self.post_message(PreflightFinished(checks))
 
@@ -158,12 +160,14 @@ class PreflightScreen(FlowScreen):
     def on_work_failed(self, message: WorkFailed) -> None:
         self._done_waiting()
         self.query_one("#summary", Static).update("")
-        fix = " ".join(message.fix)
-        self.query_one("#problem", Static).update(
-            f"The checks could not run: {escape(message.error)} {escape(fix)}".strip()
-            + "\nPress R to try again, or Esc to go back and reconnect."
+        self.query_one(ProblemBox).show(message.problem)
+        self.query_one("#retry-hint", Static).update(
+            "The checks could not run. Press R to try again, or Esc to go back and reconnect."
         )
         self.query_one("#rerun", Button).focus()
+
+    def fix_retry_after_lock(self) -> None:
+        self.action_rerun()
 
     def _done_waiting(self) -> None:
         self.running = False

@@ -18,6 +18,7 @@ from wizard.core import catalog, engine
 from wizard.core.describe import describe
 from wizard.tui.messages import WorkFailed
 from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
 PRESENT = "already present: no change"
@@ -122,7 +123,7 @@ class ReviewScreen(FlowScreen):
     def compose(self) -> ComposeResult:
         yield StepIndicator(self.STEP)
         yield Static("Reading what is pending ...", id="header")
-        yield Static("", id="problem", classes="error")
+        yield ProblemBox(id="problem")
         yield LoadingIndicator(id="spinner")
         yield VerticalScroll(id="body")
         with Vertical(id="confirm"):
@@ -166,8 +167,7 @@ class ReviewScreen(FlowScreen):
                         )
                     )
         except Exception as error:  # a dropped connection must not crash the screen
-            message, fix = self.describe_error(error)
-            self.post_message(WorkFailed(message, fix))
+            self.post_message(WorkFailed(self.problem(error)))
             return
         self.post_message(ReviewReady([m.label for m in todo], planned))
 
@@ -200,12 +200,10 @@ class ReviewScreen(FlowScreen):
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.query_one("#spinner").display = False
-        self.query_one("#header", Static).update("")
-        fix = " ".join(message.fix)
-        self.query_one("#problem", Static).update(
-            f"Could not read what is pending: {escape(message.error)} {escape(fix)}".strip()
-            + "\nPress Esc to go back and run the checks again."
+        self.query_one("#header", Static).update(
+            "Could not read what is pending. Press Esc to go back and run the checks again."
         )
+        self.query_one(ProblemBox).show(message.problem)
         self.query_one("#back", Button).focus()
 
     @on(Input.Changed, "#confirm-name")

@@ -26,7 +26,9 @@ from wizard.core.rollback import RollbackImpact
 from wizard.core.runner import RunOptions
 from wizard.tui import workers
 from wizard.tui.messages import EngineEvent, WorkFailed
+from wizard.tui.problems import Problem
 from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
 
@@ -39,6 +41,7 @@ class ImpactReady(Message):
 class RollbackDone(Message):
     ok: bool
     text: str
+    problem: Problem | None = None
 
 
 def describe_impact(impact: RollbackImpact) -> str:
@@ -85,6 +88,7 @@ class RollbackScreen(FlowScreen):
             yield Input(id="confirm", placeholder="type here to confirm")
             yield RichLog(id="log", markup=True, wrap=True, min_width=40)
             yield Static("", id="outcome")
+            yield ProblemBox(id="problem")
         with Horizontal(classes="buttons"):
             yield Button("Roll back", id="run", variant="error", disabled=True)
             yield Button("Cancel", id="cancel")
@@ -106,8 +110,7 @@ class RollbackScreen(FlowScreen):
             migration = rollback.latest_applied(conn, self.state.migrations)
             found = rollback.impact(conn, migration) if migration else None
         except Exception as error:
-            message, fix = self.describe_error(error)
-            self.post_message(WorkFailed(message, fix))
+            self.post_message(WorkFailed(self.problem(error)))
             return
         self.post_message(ImpactReady(found if found and not found.nothing_to_do else None))
 
@@ -171,10 +174,14 @@ class RollbackScreen(FlowScreen):
             self.post_message(RollbackDone(True, text))
         except Cancelled:
             self.post_message(RollbackDone(False, "Cancelled: the transaction was rolled back, nothing was changed."))
-        except WizardError as error:
-            message, fix = self.describe_error(error)
-            nothing = " Nothing was changed." if getattr(error, "nothing_changed", True) else ""
-            self.post_message(RollbackDone(False, f"{message}{nothing} {' '.join(fix)}"))
+        except Exception as error:  # shown inline, never a crash
+            changed = not isinstance(error, WizardError) or not getattr(error, "nothing_changed", True)
+            text = (
+                "The rollback failed; the database may have changed: Verify shows what it holds now."
+                if changed
+                else "The rollback failed and was rolled back: nothing was changed."
+            )
+            self.post_message(RollbackDone(False, text, self.problem(error)))
 
     @work(thread=True, exit_on_error=False, group="interrupt", description="Stopping the running statement")
     def _interrupt(self) -> None:
@@ -201,13 +208,15 @@ class RollbackScreen(FlowScreen):
         self.wizard.busy = False
         style = "b green" if message.ok else "b red"
         self.query_one("#outcome", Static).update(f"[{style}]{escape(message.text)}[/]")
+        self.query_one(ProblemBox).show(message.problem)
         verify = self.query_one("#verify", Button)
         verify.disabled = False
         verify.focus()
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.query_one("#spinner").display = False
-        self.query_one("#impact", Static).update(f"[b red]{escape(message.error)}[/] {escape(' '.join(message.fix))}")
+        self.query_one("#impact", Static).update("[b red]Could not read what a rollback would remove.[/]")
+        self.query_one(ProblemBox).show(message.problem)
 
     def action_cancel(self) -> None:
         if self.running:

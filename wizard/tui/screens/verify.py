@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -17,6 +16,7 @@ from wizard.tui import workers
 from wizard.tui.messages import VerifyFinished, WorkFailed
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.checks import badge
+from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
 ROW_STYLES = {FAIL: "bold red", WARN: "yellow", PASS: ""}
@@ -51,6 +51,9 @@ class CheckBlock(Vertical):
     def compose(self) -> ComposeResult:
         title = Text.assemble(badge(self.check.status), " ", (self.check.title, "bold"), "  ", self.check.detail)
         yield Static(title, classes="check-title")
+        if self.check.fix:
+            steps = "\n".join(f"  {number}. {step}" for number, step in enumerate(self.check.fix, 1))
+            yield Static(Text("What to do:\n" + steps), classes="hint")
         if self.check.rows:
             yield DataTable[Text | str](zebra_stripes=True, cursor_type="row", show_cursor=False)
 
@@ -80,6 +83,7 @@ class VerifyScreen(FlowScreen):
     def compose(self) -> ComposeResult:
         yield StepIndicator(self.STEP)
         yield Static("Running the checks (a test insert is made and always rolled back) ...", id="overall")
+        yield ProblemBox(id="problem")
         yield LoadingIndicator(id="spinner")
         yield VerticalScroll(id="body")
         with Horizontal(classes="buttons"):
@@ -95,6 +99,7 @@ class VerifyScreen(FlowScreen):
     def action_rerun(self) -> None:
         self.query_one("#spinner").display = True
         self.query_one("#overall", Static).update("Running the checks (a test insert is made and rolled back) ...")
+        self.query_one(ProblemBox).show(None)
         self._verify()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify", description="Verifying")
@@ -107,10 +112,11 @@ class VerifyScreen(FlowScreen):
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.query_one("#spinner").display = False
-        fix = " ".join(message.fix)
-        self.query_one("#overall", Static).update(
-            f"[b red]Verify could not run:[/] {escape(message.error)} {escape(fix)}"
-        )
+        self.query_one("#overall", Static).update("[b red]Verify could not run.[/] Press R to try again.")
+        self.query_one(ProblemBox).show(message.problem)
+
+    def fix_retry_after_lock(self) -> None:
+        self.action_rerun()
 
     async def _show(self, report: VerifyReport) -> None:
         body = self.query_one("#body", VerticalScroll)
