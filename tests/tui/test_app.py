@@ -1,4 +1,4 @@
-"""App-wide keys: help, quitting safely, the command palette."""
+"""App-wide keys: quitting safely, the command palette (the F1 panel: test_troubleshoot.py)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,6 @@ from textual.widgets import Input
 
 from tests.tui.conftest import AppFactory
 from wizard.tui.screens.confirm import ConfirmScreen
-from wizard.tui.screens.help import HelpScreen
-
-
-async def test_f1_and_question_mark_open_the_help_panel_with_the_guide_entries(make_app: AppFactory) -> None:
-    app = make_app()
-    async with app.run_test() as pilot:
-        await pilot.press("f1")
-        await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
-        text = app.screen.query_one("Markdown").source  # type: ignore[attr-defined]
-        assert "No error so far" in text and "relation 'image_analyses' already exists" in text
-        await pilot.press("escape")
-        await pilot.press("question_mark")
-        await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
 
 
 async def test_q_quits_but_types_a_letter_in_the_url_field(make_app: AppFactory) -> None:
@@ -57,7 +42,7 @@ async def test_the_command_palette_lists_the_screen_actions(make_app: AppFactory
     app = make_app()
     async with app.run_test() as pilot:
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        assert {"Help", "Start", "Practice", "Verify only"} <= set(titles)
+        assert {"Troubleshooting", "Start", "Practice", "Verify only"} <= set(titles)
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "CommandPalette"

@@ -93,7 +93,7 @@ async def test_a_wrong_database_name_fails_inline(make_app: AppFactory, db: Test
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert any(isinstance(m, ConnectFailed) for m in messages)
-        assert "database does not exist" in _text(app, "#result")
+        assert "database does not exist" in _text(app, "#failure .problem-text")
         assert app.screen.query_one("#continue", Button).disabled
 
 
@@ -162,9 +162,9 @@ async def test_a_wrong_password_is_explained_without_showing_it(make_app: AppFac
         await pilot.press("ctrl+t")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        result = _text(app, "#result")
-        assert "refused the user name or password" in result and "Wr0ngTuiPass" not in result
-        assert "Wr0ngTuiPass" not in app.state.last_error
+        shown = str(app.screen.query_one("#failure .problem-text", Static).render())
+        assert "refused the user name or password" in shown and "Wr0ngTuiPass" not in shown
+        assert app.state.last_problem is not None and "Wr0ngTuiPass" not in repr(app.state.last_problem)
 
 
 async def test_a_slow_first_answer_says_a_neon_compute_may_be_waking(make_app: AppFactory) -> None:
@@ -180,5 +180,5 @@ async def test_a_slow_first_answer_says_a_neon_compute_may_be_waking(make_app: A
         assert "suspended Neon compute takes a few seconds to wake" in _text(app, "#result")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert "did not answer in time" in _text(app, "#result")
+        assert "did not answer in time" in _text(app, "#failure .problem-text")
     listener.close()

@@ -135,5 +135,6 @@ async def test_back_goes_to_the_backup_step_and_a_lost_connection_is_explained(
         await settle(app, pilot)
         screen = app.screen
         assert isinstance(screen, ReviewScreen)
-        assert "Could not read what is pending" in str(screen.query_one("#problem", Static).render())
+        assert "Could not read what is pending" in str(screen.query_one("#header", Static).render())
+        assert screen.query_one("#problem").has_class("-shown")
         assert screen.query_one("#apply", Button).disabled

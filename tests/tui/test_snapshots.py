@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -17,6 +18,7 @@ from wizard.core import engine
 from wizard.core.connection import connect
 from wizard.core.migrations import load_migrations
 from wizard.core.runner import RunOptions
+from wizard.tui.problems import problem_from
 
 SIZE = (100, 32)
 NEON = "postgresql://alex:AbC123xyz@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/neondb"
@@ -65,15 +67,29 @@ def test_verify_all_passed(snap_compare: Any, make_app: AppFactory, fixed_db: Te
     assert snap_compare(app, terminal_size=SIZE, run_before=_settle)
 
 
-def test_help_panel_with_the_latest_error(snap_compare: Any, make_app: AppFactory) -> None:
-    async def open_help(pilot: Pilot[Any]) -> None:
-        pilot.app.state.last_error = (  # type: ignore[attr-defined]
-            "Cannot connect to host db.example.com, database app, user alex: the database does not exist."
+def test_troubleshooting_panel_with_the_latest_error(snap_compare: Any, make_app: AppFactory) -> None:
+    async def fail_then_open(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        # psycopg's own shape for a refused password (the text of a real failure on this machine).
+        error = psycopg.OperationalError(
+            'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  password'
+            ' authentication failed for user "alex"'
         )
+        problem_from(app.state, error, "Connect")  # type: ignore[attr-defined]
         await pilot.press("f1")
         await pilot.pause()
 
-    assert snap_compare(make_app(), terminal_size=SIZE, run_before=open_help)
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=fail_then_open)
+
+
+def test_troubleshooting_panel_with_a_search(snap_compare: Any, make_app: AppFactory) -> None:
+    async def search(pilot: Pilot[Any]) -> None:
+        await pilot.press("f1")
+        await pilot.pause()
+        await pilot.press(*"lock")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=search)
 
 
 def test_connect_with_saved_connections(snap_compare: Any, make_app: AppFactory, memory_keyring: object) -> None:

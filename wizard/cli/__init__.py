@@ -8,9 +8,12 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+import psycopg
+
 from wizard.cli.output import Printer
 from wizard.cli.parser import build_parser
 from wizard.core.backup import BackupFailed
+from wizard.core.doctor import explain
 from wizard.core.errors import (
     Cancelled,
     ConnectError,
@@ -56,18 +59,32 @@ def _commands() -> dict[str | None, Command]:
     }
 
 
-def report_error(printer: Printer, error: WizardError) -> None:
-    printer.err(f"Error: {error.message}")
+def report_error(printer: Printer, error: BaseException) -> None:
+    """The error, and the knowledge base's explanation of it: why, and what to do."""
+    found = explain(error)
+    if isinstance(error, WizardError):
+        message, detail = error.message, error.detail
+    else:
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        message, detail = lines[0], "\n".join(lines[1:])
+    printer.err(f"Error: {message}")
     if isinstance(error, MigrationFailed):
         if error.sql:
             printer.err("  The statement: " + " ".join(error.sql.split())[:300])
         if error.nothing_changed:
             printer.err("  The transaction was rolled back: nothing was changed.")
-    if error.detail:
-        for line in error.detail.splitlines():
-            printer.err(f"  {line}")
-    for number, step in enumerate(error.fix, 1):
-        printer.err(f"  {number}. {step}" if len(error.fix) > 1 else f"  What to do: {step}")
+    for line in detail.splitlines():
+        printer.err(f"  {line}")
+    if found.matched and found.id:
+        printer.err(f"  Why: {found.cause}")
+    elif not found.matched:
+        printer.err("  The wizard does not recognize this error and will not guess. A general checklist:")
+    for number, step in enumerate(found.fix, 1):
+        printer.err(f"  {number}. {step}" if len(found.fix) > 1 else f"  What to do: {step}")
+    if found.action_label:
+        printer.err(f"  The guided wizard (run migration-wizard without a command) can {found.action_label} for you.")
+    if found.doc:
+        printer.err(f"  More: {found.doc}")
 
 
 def _wants_screens(args: argparse.Namespace) -> bool:
@@ -98,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # complaining again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except (psycopg.Error, OSError) as error:  # a connection lost mid-command, a file not writable ...
+        report_error(printer, error)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         printer.err("Interrupted: an unfinished transaction is rolled back by the server; nothing was committed.")
         return EXIT_FAILED

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from wizard.core.doctor import diagnose
+from wizard.core.doctor import diagnose, from_rule
 from wizard.core.errors import ConnectError, InputError
 
 APPLICATION_NAME = "migration-wizard"
@@ -126,10 +126,13 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
     password = params.get("password")
     secrets = _secrets_of(text, password)
     host = str(params.get("host") or "")
-    if "@" in host or (scheme and password is None and "/" in str(params.get("dbname") or "")):
+    dbname = str(params.get("dbname") or "")
+    if "@" in host or "@" in dbname or (scheme and password is None and "/" in dbname):
+        found = from_rule("password-encoding")
         raise InputError(
             "The password in the URL seems to contain a character (@ / # ?) that must be percent-encoded.",
-            fix=(_percent_encoding_hint(),),
+            fix=found.fix,
+            diagnosis=found,
         )
     if scheme and not params.get("dbname"):
         raise InputError(
@@ -138,9 +141,9 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
         )
     sslmode = params.get("sslmode")
     if sslmode is not None and sslmode not in SSLMODES:
+        found = from_rule("sslmode-invalid")
         raise InputError(
-            f"The URL asks for sslmode={sslmode}, which is not a valid mode.",
-            fix=("Use sslmode=require (what Neon needs) or one of: " + ", ".join(SSLMODES) + ".",),
+            f"The URL asks for sslmode={sslmode}, which is not a valid mode.", fix=found.fix, diagnosis=found
         )
     notes: list[str] = []
     if host.endswith(".neon.tech") and sslmode is None:

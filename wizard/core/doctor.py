@@ -163,18 +163,24 @@ def rule_by_id(rule_id: str) -> Rule:
     return next(rule for rule in load_rules() if rule.id == rule_id)
 
 
+def from_rule(rule_id: str, raw: str = "") -> Diagnosis:
+    """The diagnosis a rule gives, for an error the wizard recognized before any server or
+    tool spoke (a URL it will not send as typed)."""
+    rule = rule_by_id(rule_id)
+    return Diagnosis(True, rule.id, rule.title, rule.cause, rule.fix, rule.action, rule.doc, raw=redact_message(raw))
+
+
 def find_rules(query: str) -> tuple[Rule, ...]:
     """Known problems for a search box: those listing a SQLSTATE, or those whose id, title,
-    cause and fix contain every word of the query; every rule for an empty query."""
+    cause and fix hold a word starting with each word of the query; every rule for an empty query."""
     rules = load_rules()
     code = query.strip().upper()
     if _SQLSTATE.match(code) and any(ch.isdigit() for ch in code):
         return tuple(rule for rule in rules if code in rule.sqlstates)
-    words = query.lower().split()
+    # Each word must start a word of the rule ("lock" finds "locks", not "block" or "clock").
+    words = [re.compile(r"(?<![^\W_])" + re.escape(w), re.IGNORECASE) for w in query.split()]
     return tuple(
-        rule
-        for rule in rules
-        if all(w in " ".join((rule.id, rule.title, rule.cause, *rule.fix)).lower() for w in words)
+        rule for rule in rules if all(w.search(" ".join((rule.id, rule.title, rule.cause, *rule.fix))) for w in words)
     )
 
 
@@ -228,16 +234,6 @@ def explain(error: BaseException) -> Diagnosis:
         # The wizard added a step of its own (say, "run status to see whether it committed").
         return replace(found, fix=error.fix, raw=raw)
     return replace(found, raw=raw)
-
-
-def fix_lines(found: Diagnosis) -> list[str]:
-    """The fix steps, numbered, and what the wizard can do itself: for the terminal."""
-    lines = [f"{number}. {step}" for number, step in enumerate(found.fix, 1)]
-    if found.action_label:
-        lines.append(f"The wizard can {found.action_label} for you: in the guided wizard, press F1 on that step.")
-    if found.doc:
-        lines.append(f"More: {found.doc}")
-    return lines
 
 
 def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> Rule | None:

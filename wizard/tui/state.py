@@ -28,6 +28,8 @@ class FlowState:
     migrations_dir: Path | None = None
     initial_url: str = ""
     connect_timeout: float = 15.0
+    lock_timeout_ms: int = 1000  # one try at a busy table (as migrate --lock-timeout)
+    max_wait: float = 60.0  # retrying a busy table in all (as migrate --max-wait)
     clock: Callable[[], float] = time.monotonic
     target: Target | None = None
     conn: psycopg.Connection[Any] | None = None

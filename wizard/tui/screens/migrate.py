@@ -156,7 +156,7 @@ class MigrateScreen(FlowScreen):
         note = backup_note(state)
         try:
             with recording(conn, target, state.server_version, state.migrations, "migrate", note) as record:
-                options = RunOptions(cancel=state.cancel, clock=state.clock)
+                options = RunOptions(state.lock_timeout_ms, state.max_wait, cancel=state.cancel, clock=state.clock)
                 applied = engine.apply_pending(conn, state.migrations, options, emit)
                 record.outcome = f"applied {', '.join(applied)}" if applied else "nothing was pending"
         finally:

@@ -88,7 +88,7 @@ class TroubleshootScreen(ModalScreen[str | None]):
                     yield Static("Paste an error message (passwords are hidden in the answer):", classes="hint")
                     yield TextArea(id="paste", soft_wrap=True, show_line_numbers=False)
                     with Horizontal(id="explain-buttons"):
-                        yield Button("Explain (Ctrl+Enter)", id="explain", variant="primary")
+                        yield Button("Explain (Ctrl+Enter)", id="explain-now", variant="primary")
                     with VerticalScroll(classes="pane-body"):
                         yield Static("", id="answer")
                 with TabPane("All known problems", id=KNOWN):
@@ -178,7 +178,7 @@ class TroubleshootScreen(ModalScreen[str | None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         button = event.button.id or ""
-        if button == "explain":
+        if button == "explain-now":
             self._explain()
         elif button.startswith("do-"):
             self.dismiss(button[3:])

@@ -15,8 +15,11 @@ from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from wizard.core import profiles
+from wizard.core.doctor import explain
 from wizard.core.errors import WizardError
+from wizard.tui.problems import problem_from
 from wizard.tui.screens.confirm import ConfirmScreen
+from wizard.tui.state import FlowState
 
 
 class SavedProfiles(Vertical):
@@ -62,12 +65,20 @@ class SavedProfiles(Vertical):
         try:
             found = profiles.list_profiles()
         except WizardError as error:
-            self._status(error.message)
+            self._status(self._explained(error))
             return
         for p in found:
             options.add_option(Option(f"{p.name}  ({p.user}@{p.host}/{p.database})", id=p.name))
         options.display = bool(found)
         self._status("" if found else "None yet: after a successful test you can remember the connection here.")
+
+    def _explained(self, error: WizardError) -> str:
+        """The error and the knowledge base's fix, in one status line; kept for F1 too."""
+        state = getattr(self.app, "state", None)
+        if isinstance(state, FlowState):
+            problem = problem_from(state, error, "Connect")
+            return " ".join((problem.what, *problem.fix))
+        return " ".join((error.message, *explain(error).fix))
 
     def _status(self, text: str) -> None:
         self.query_one("#profiles-status", Static).update(escape(text))
@@ -86,7 +97,7 @@ class SavedProfiles(Vertical):
         try:
             url = profiles.get_url(name)
         except WizardError as error:
-            self.post_message(self.Problem(" ".join((error.message, *error.fix))))
+            self.post_message(self.Problem(self._explained(error)))
             return
         self.post_message(self.Chosen(name, url))
 
@@ -100,7 +111,7 @@ class SavedProfiles(Vertical):
         try:
             profiles.save(name, url)
         except WizardError as error:
-            self.post_message(self.Problem(" ".join((error.message, *error.fix))))
+            self.post_message(self.Problem(self._explained(error)))
             return
         self.post_message(self.Saved(name))
 
@@ -133,6 +144,6 @@ class SavedProfiles(Vertical):
         try:
             profiles.forget(name)
         except WizardError as error:
-            self.post_message(self.Problem(error.message))
+            self.post_message(self.Problem(self._explained(error)))
             return
         self.app.call_from_thread(self.refresh_list)
