@@ -47,6 +47,7 @@ def test_the_wheel_carries_the_migrations_and_finds_them_when_installed(tmp_path
         "wizard/migrations/002_phase2_vision_api.toml",
         "wizard/migrations/001_baseline.sql",
         "wizard/core/doctor_rules.toml",
+        "wizard/core/doctor_translations.toml",
         "wizard/core/practice_sample_data.sql",
     ):
         assert expected in names
@@ -85,7 +86,7 @@ def _tool(name: str) -> str:
 
 def test_ruff_is_clean() -> None:
     result = subprocess.run(
-        [_tool("ruff"), "check", "wizard", "tests", "benchmarks"], capture_output=True, text=True, cwd=ROOT
+        [_tool("ruff"), "check", "wizard", "tests", "benchmarks", "tools"], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -111,7 +111,7 @@ def test_a_sqlstate_written_in_the_text_is_used() -> None:
         'ERROR:  function gen_random_uuid7() does not exist\nHINT:  No function matches the given name.',
         "Segmentation fault (core dumped)",
         "Everything went fine, 12 rows copied.",
-        'FATAL:  Passwort-Authentifizierung für Benutzer »app« fehlgeschlagen',  # translated, and no SQLSTATE
+        "FEHLER:  Division durch Null",  # translated, no SQLSTATE, and not a login failure
         "ERROR:  XX000: an internal error nobody documented",
     ],
 )  # fmt: skip

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 RULES_FILE = Path(__file__).with_name("doctor_rules.toml")
+TRANSLATIONS_FILE = Path(__file__).with_name("doctor_translations.toml")
 
 # What the wizard can do for the user; the UI offers it as an action.
 ACTIONS: dict[str, str] = {
@@ -195,6 +196,8 @@ def diagnose(
     found = _by_sqlstate(rules, code, (primary, details)) if code else None
     for part in (primary, details):
         found = found or next((rule for rule in rules if rule.matches(part)), None)
+    if found is None and not code:
+        found = _by_translation(primary)
     if found is None and exception_class:
         names = {exception_class} if isinstance(exception_class, str) else set(exception_class)
         found = next((rule for rule in rules if names & set(rule.exception_classes)), None)
@@ -234,6 +237,28 @@ def explain(error: BaseException) -> Diagnosis:
         # The wizard added a step of its own (say, "run status to see whether it committed").
         return replace(found, fix=error.fix, raw=raw)
     return replace(found, raw=raw)
+
+
+@lru_cache(maxsize=1)
+def _translations() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(the translated message as a pattern, rule id), from doctor_translations.toml."""
+    with TRANSLATIONS_FILE.open("rb") as handle:
+        data = tomllib.load(handle)
+    found: list[tuple[re.Pattern[str], str]] = []
+    for message in data["message"]:
+        for text in message["text"].values():
+            pieces = re.split(r"%(?:\d+\$)?s", text)
+            pattern = ".+?".join(r"\s+".join(map(re.escape, piece.split())) for piece in pieces)
+            found.append((re.compile(pattern, re.IGNORECASE), str(message["rule"])))
+    return tuple(found)
+
+
+def _by_translation(text: str) -> Rule | None:
+    """A login failure a server sent in another language (it comes without a SQLSTATE)."""
+    if not text:
+        return None
+    rule_id = next((rule_id for pattern, rule_id in _translations() if pattern.search(text)), None)
+    return rule_by_id(rule_id) if rule_id else None
 
 
 def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> Rule | None:
