@@ -25,10 +25,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
 def _pooler_note(session: Session) -> None:
     target = session.target
     if target.is_pooler:
-        session.printer.err(
-            f"Note: {target.host} is Neon's pooled endpoint. The wizard works through it (one transaction,"
-            f" transaction-scoped locks), but schema changes are best made on the direct host {target.direct_host}."
-        )
+        session.printer.err(f"Note: {target.pooler_advice}")
 
 
 def cmd_migrate(args: argparse.Namespace, printer: Printer) -> int:

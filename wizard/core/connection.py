@@ -70,6 +70,17 @@ class Target:
         """The host without Neon's `-pooler` suffix: the endpoint to change a schema through."""
         return self.host.replace("-pooler.", ".", 1)
 
+    @property
+    def pooler_advice(self) -> str:
+        """Why a migration should use the direct host: one wording for every screen and command."""
+        if not self.is_pooler:
+            return ""
+        return (
+            f'{self.host} is Neon\'s pooled endpoint ("-pooler"): it shares server connections between'
+            " clients, which suits the app but not schema changes. The wizard works through it (one"
+            f" transaction, transaction-scoped locks), but the direct host {self.direct_host} is the safer choice."
+        )
+
     def describe(self) -> str:
         if self.practice:
             return f"practice database (embedded PostgreSQL), database {self.database}, user {self.user}"

@@ -69,8 +69,7 @@ def _read_only(conn: Conn, target: Target) -> CheckResult:
             "read_write",
             title,
             WARN,
-            f"{target.host} is Neon's pooled endpoint. The migration works through it, but the direct host"
-            f" {target.direct_host} is the safer choice for schema changes.",
+            target.pooler_advice,
         )
     return CheckResult("read_write", title, PASS, "Read-write, not through a pooler.")
 

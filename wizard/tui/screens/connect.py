@@ -130,11 +130,7 @@ class ConnectScreen(FlowScreen):
         direct = self.query_one("#direct")
         direct.display = bool(target and target.is_pooler)
         if target and target.is_pooler:
-            notes.append(
-                f'{target.host} is Neon\'s pooled endpoint ("-pooler"). It shares connections between'
-                f" clients, which is right for the app but not for schema changes: use the direct host"
-                f" {target.direct_host} for the migration."
-            )
+            notes.append(target.pooler_advice)
         self.query_one("#notes", Static).update("\n".join(notes))
 
     def action_encode(self) -> None:
