@@ -23,6 +23,7 @@ from wizard import __version__
 from wizard.core import catalog, paths
 from wizard.core.catalog import ColumnInfo
 from wizard.core.connection import Target
+from wizard.core.doctor import Diagnosis, explain
 from wizard.core.errors import WizardError
 from wizard.core.events import (
     AlreadyApplied,
@@ -63,6 +64,7 @@ class SessionReport:
     verify: VerifyReport | None = None
     backup: str = ""
     outcome: str = ""
+    problem: Diagnosis | None = None  # why it failed and what to do, when it failed
     path: Path | None = None
 
     def record(self, event: Event) -> None:
@@ -83,6 +85,11 @@ class SessionReport:
             "",
         ]
         lines += self._statements() or ["Nothing was run."]
+        if self.problem is not None:
+            lines += ["", "## What went wrong and what to do", ""]
+            if self.problem.matched and self.problem.id:
+                lines += [f"{self.problem.cause} (rule {self.problem.id})", ""]
+            lines += [f"{number}. {step}" for number, step in enumerate(self.problem.fix, 1)]
         lines += ["", "## Schema before and after", ""]
         for table in sorted(set(self.before) | set(self.after)):
             lines += self._side_by_side(table)
@@ -181,9 +188,13 @@ def recording(
     record.before = schema_of(conn, migrations)
     try:
         yield record
-    except WizardError as error:
-        nothing = getattr(error, "nothing_changed", True)
-        record.outcome = f"failed: {error.message}" + ("; nothing was changed" if nothing else "")
+    except Exception as error:
+        if isinstance(error, WizardError):
+            nothing = getattr(error, "nothing_changed", True)
+            record.outcome = f"failed: {error.message}" + ("; nothing was changed" if nothing else "")
+        else:
+            record.outcome = f"failed: {str(error).strip().splitlines()[0] if str(error).strip() else error!r}"
+        record.problem = explain(error)
         raise
     finally:
         # Never let the record hide what happened: a late cancel request or a dropped link
