@@ -14,6 +14,7 @@ from wizard.core.doctor import explain
 from wizard.core.errors import InputError
 from wizard.tui import workers
 from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow
+from wizard.tui.problems import Problem
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.saved_profiles import SavedProfiles
@@ -56,15 +57,17 @@ class ConnectScreen(FlowScreen):
                 )
                 yield Static("", id="shown-back")
                 yield Static("", id="problem", classes="error")
+                yield ProblemBox(id="failure")
                 with Horizontal(classes="buttons", id="fixes"):
                     yield Button("Use the encoded password (Ctrl+E)", id="encode")
                     yield Button("Use the direct host (Ctrl+D)", id="direct")
                 yield Static("", id="notes", classes="hint")
             if not self.state.practice:
                 yield SavedProfiles(id="saved")
+            if self.state.practice:
+                yield ProblemBox(id="failure")
             yield LoadingIndicator(id="spinner")
             yield Static("", id="result")
-            yield ProblemBox(id="failure")
         with Horizontal(classes="buttons"):
             label = "Start the practice database" if self.state.practice else "Test connection"
             yield Button(label, id="test", variant="primary")
@@ -175,7 +178,7 @@ class ConnectScreen(FlowScreen):
                     parse_url(url)
                 except InputError as error:  # the whole explanation, with what the wizard can do
                     self.query_one("#problem", Static).update("")
-                    self.query_one(ProblemBox).show(self.problem(error))
+                    self._show_problem(self.problem(error))
             return
         self.query_one(ProblemBox).show(None)
         self.query_one("#spinner").display = True
@@ -198,7 +201,14 @@ class ConnectScreen(FlowScreen):
     def on_connect_failed(self, message: ConnectFailed) -> None:
         self._done_waiting()
         self.query_one("#result", Static).update("")
-        self.query_one(ProblemBox).show(message.problem)
+        self._show_problem(message.problem)
+
+    def _show_problem(self, problem: Problem) -> None:
+        self.query_one(ProblemBox).show(problem)
+        # The box offers its own button for the fix: the same one above would be a second way.
+        for action, button in (("percent_encode_password", "#encode"), ("switch_to_direct_host", "#direct")):
+            if problem.action == action and self.can_fix(action):
+                self.query_one(button).display = False
 
     # What the troubleshooting rules' actions do here: mend the URL, then test again.
     def _url(self) -> str:

@@ -90,6 +90,7 @@ class ProblemBox(Vertical):
         button.display = bool(action and isinstance(screen, Fixer) and screen.can_fix(action))
         if action and button.display:
             button.label = action_button_label(action)
+        self.call_after_refresh(self.scroll_visible)
 
     @on(Button.Pressed, "#problem-action")
     def act(self, event: Button.Pressed) -> None:
