@@ -101,10 +101,12 @@ def test_no_text_is_bad_input() -> None:
 
 
 def test_a_sqlstate_given_by_hand_recognizes_a_translated_message() -> None:
-    german = "FATAL:  Passwort-Authentifizierung für Benutzer »app« fehlgeschlagen"
+    german = "FEHLER:  Relation »bilder« existiert nicht"  # query-time: not among the login translations
     assert run("doctor", german).code == 1
-    result = run("doctor", "--sqlstate", "28P01", german)
-    assert result.code == 0 and "refused the user name or password" in result.out
+    result = run("doctor", "--sqlstate", "42P01", german)
+    assert result.code == 0 and "[undefined-table]" in result.out
+    login = "FATAL:  Passwort-Authentifizierung für Benutzer »app« fehlgeschlagen"  # a login failure: known
+    assert "refused the user name or password" in run("doctor", login).out
 
 
 def test_a_message_starting_with_a_dash_goes_after_double_dash() -> None:

@@ -28,6 +28,10 @@ from wizard.core.events import BackupProgress, BackupStarted, Emit
 FORMATS = ("custom", "plain")
 _DUMPING = re.compile(r"dumping contents of table \"?([\w.]+)\"?")
 _PLAIN_DONE = "-- PostgreSQL database dump complete"
+AGAIN = (
+    "Run the backup again. If it fails the same way, check the free space where backups are written,"
+    " or choose another folder (--output)."
+)
 
 
 class BackupFailed(WizardError):
@@ -101,7 +105,10 @@ def run_backup(
     server_major = conn.info.server_version // 10000
     expected = tables_of(conn, table)
     if table and not expected:
-        raise BackupFailed(f"There is no table {table!r} to back up in this database.")
+        raise BackupFailed(
+            f"There is no table {table!r} to back up in this database.",
+            fix=("Check the table's name (the guide's choice is attachments), or back up the whole database.",),
+        )
     size_row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     database_bytes = int(size_row[0]) if size_row else 0
     choice = pgtools.choose("pg_dump", server_major, prefer_bundled=prefer_bundled)
@@ -173,13 +180,21 @@ def _verify(choice: pgtools.ToolChoice, path: Path, fmt: str, expected: list[str
         restore = choice.tool.path.with_name(choice.tool.path.name.replace("pg_dump", "pg_restore"))
         listed = subprocess.run([str(restore), "--list", str(path)], capture_output=True, text=True)
         if listed.returncode != 0:
-            raise BackupFailed("The backup file is not complete: pg_restore cannot read it.", detail=listed.stderr)
+            raise BackupFailed(
+                "The backup file is not complete: pg_restore cannot read it.", detail=listed.stderr, fix=(AGAIN,)
+            )
         present = {f"{m.group(1)}.{m.group(2)}" for m in re.finditer(r"TABLE DATA (\S+) (\S+) ", listed.stdout)}
     else:
         text = path.read_text(encoding="utf-8", errors="replace")
         if _PLAIN_DONE not in text[-4096:]:
-            raise BackupFailed("The backup file is not complete: it lacks pg_dump's completion line.")
+            raise BackupFailed("The backup file is not complete: it lacks pg_dump's completion line.", fix=(AGAIN,))
         present = {f"{m.group(1)}.{m.group(2)}" for m in re.finditer(r"^COPY (\S+)\.(\S+) ", text, re.MULTILINE)}
     missing = [t for t in expected if t not in {p.replace('"', "") for p in present}]
     if missing:
-        raise BackupFailed(f"The backup is missing tables: {', '.join(missing)}.")
+        raise BackupFailed(
+            f"The backup is missing tables: {', '.join(missing)}.",
+            fix=(
+                "Check that the user in the URL may read those tables (on Neon, connect as the owner, neondb_owner).",
+                AGAIN,
+            ),
+        )

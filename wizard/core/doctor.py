@@ -223,10 +223,13 @@ def explain(error: BaseException) -> Diagnosis:
     refused and why. Anything else (a psycopg error, an OSError) is diagnosed from its text,
     SQLSTATE and class, and is honestly "unknown" when nothing matches."""
     # Imported here: errors.py imports this module's types.
-    from wizard.core.errors import WizardError
+    from wizard.core.errors import Cancelled, WizardError
 
     if not isinstance(error, WizardError):
         return diagnose_exception(error)
+    if isinstance(error, Cancelled):  # the user's choice, not a problem to diagnose
+        again = "Nothing to fix: run it again whenever you are ready."
+        return Diagnosis(True, None, "cancelled", error.message, error.fix or (again,), raw=error.message)
     raw = redact_message("\n".join(part for part in (error.message, error.detail) if part))
     found = error.diagnosis
     if found is None:

@@ -26,6 +26,12 @@ class WizardError(Exception):
         self.diagnosis = diagnosis
 
 
+# For a migration or expectations file that cannot be used (only --migrations-dir can give one).
+FILE_FIX = (
+    "Correct the file the message names, or run without --migrations-dir to use the migrations the wizard ships.",
+)
+
+
 class InputError(WizardError):
     """The user's input cannot be used: a malformed URL, a missing file, a bad option."""
 

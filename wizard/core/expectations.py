@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizard.core.errors import InputError
+from wizard.core.errors import FILE_FIX, InputError
 
 CHECK_KINDS = (
     "columns",
@@ -132,9 +132,9 @@ def load_expectations(path: Path) -> Expectations:
             data = tomllib.load(handle)
         return _build(data)
     except FileNotFoundError:
-        raise InputError(f"The expectations file {path} is missing.") from None
+        raise InputError(f"The expectations file {path} is missing.", fix=FILE_FIX) from None
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"The expectations file {path} is not valid: {exc}.") from None
+        raise InputError(f"The expectations file {path} is not valid: {exc}.", fix=FILE_FIX) from None
 
 
 def _build(data: dict[str, Any]) -> Expectations:

@@ -15,7 +15,7 @@ from typing import Any
 import pglast
 from pglast import parser
 
-from wizard.core.errors import InputError
+from wizard.core.errors import FILE_FIX, InputError
 from wizard.core.expectations import Expectations, load_expectations
 
 _FILE = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.sql$")
@@ -81,7 +81,7 @@ def split_sql(text: str, source: str = "SQL") -> tuple[list[Statement], int]:
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
         line = text.count("\n", 0, max(0, location)) + 1 if location is not None else None
         where = f" near line {line}" if line else ""
-        raise InputError(f"{source} has a syntax error{where}: {exc.args[0]}.") from None
+        raise InputError(f"{source} has a syntax error{where}: {exc.args[0]}.", fix=FILE_FIX) from None
     statements: list[Statement] = []
     dropped = 0
     for piece in slices:
@@ -99,13 +99,13 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"Cannot read {path}: {exc}.") from None
+        raise InputError(f"Cannot read {path}: {exc}.", fix=FILE_FIX) from None
 
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
     directory = directory or default_migrations_dir()
     if not directory.is_dir():
-        raise InputError(f"The migrations folder {directory} does not exist.")
+        raise InputError(f"The migrations folder {directory} does not exist.", fix=FILE_FIX)
     migrations: list[Migration] = []
     for path in sorted(directory.iterdir()):
         match = _FILE.match(path.name)
@@ -116,7 +116,9 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
         statements, dropped = split_sql(sql, path.name)
         expectations = load_expectations(path.with_suffix(".toml"))
         if expectations.version != version:
-            raise InputError(f"{path.with_suffix('.toml').name} says version {expectations.version}, not {version}.")
+            raise InputError(
+                f"{path.with_suffix('.toml').name} says version {expectations.version}, not {version}.", fix=FILE_FIX
+            )
         down_path = path.with_name(f"{version}_{name}.down.sql")
         down_statements: list[Statement] = []
         if down_path.exists():
@@ -136,8 +138,8 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
             )
         )
     if not migrations:
-        raise InputError(f"The folder {directory} holds no migration files (named like 002_name.sql).")
+        raise InputError(f"The folder {directory} holds no migration files (named like 002_name.sql).", fix=FILE_FIX)
     versions = [m.version for m in migrations]
     if len(set(versions)) != len(versions):
-        raise InputError(f"Two migration files in {directory} share a version number.")
+        raise InputError(f"Two migration files in {directory} share a version number.", fix=FILE_FIX)
     return migrations

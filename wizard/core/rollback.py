@@ -91,7 +91,10 @@ def _split(migration: Migration, kept: set[str]) -> tuple[tuple[Statement, ...],
 def impact(conn: Conn, migration: Migration) -> RollbackImpact:
     """What a rollback of this migration would remove, read without changing anything."""
     if migration.down_path is None:
-        raise RefusedError(f"{migration.label} has no down file, so the wizard cannot undo it.")
+        raise RefusedError(
+            f"{migration.label} has no down file, so the wizard cannot undo it.",
+            fix=("Restore the backup taken before the migration instead (migration-wizard restore FILE).",),
+        )
     exp = migration.expectations
     recorded = migration.version in ledger.read(conn)
     kept = _keep(conn, migration)
