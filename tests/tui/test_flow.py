@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input
+from textual.widgets import Input
 
 from tests.cli_runner import run
 from tests.conftest import TestDatabase
@@ -35,10 +35,10 @@ async def _walk_to_done(app: WizardApp, pilot: Pilot[Any], *, database: str | No
     await pilot.press("enter")
     await _settle(pilot)
     assert _on(app, "BackupScreen")
-    if database is not None:  # a real database: say you have a backup
-        app.screen.query_one("#have-backup", Checkbox).value = True
-        await pilot.pause()
-    await pilot.press("enter")
+    await pilot.press("enter")  # Back up now (on the practice database too: it rehearses the real step)
+    await _settle(pilot)
+    assert app.state.backup is not None and app.state.backup.path.exists()
+    await pilot.press("enter")  # Continue is focused once the backup is verified
     await _settle(pilot)
     assert _on(app, "ReviewScreen")
     if database is not None:
@@ -69,6 +69,8 @@ async def test_the_whole_flow_on_a_plain_database(make_app: AppFactory, db: Test
         assert db.scalar("SELECT count(*) FROM migration_wizard.ledger WHERE version = '002'") == 1
         report = str(app.screen.query_one("#report", Static).render())
         assert str(paths.reports_dir()) in report and app.state.report_path and app.state.report_path.exists()
+        assert app.state.backup is not None  # the report names the verified backup
+        assert f"- Backup: {app.state.backup.path}" in app.state.report_path.read_text()
         await pilot.press("u")  # Done offers the rollback
         await _settle(pilot)
         assert _on(app, "RollbackScreen")

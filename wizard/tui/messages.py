@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
@@ -64,3 +66,52 @@ class WorkFailed(Message):
     """A worker's database call failed (connection lost, permission ...)."""
 
     problem: Problem
+
+
+# The Backup step and the Restore screen. Their core types are imported for type checking
+# only: the core's backup and restore modules are not needed before those screens open.
+if TYPE_CHECKING:
+    from wizard.core.backup import BackupResult
+    from wizard.core.restore import RestorePlan
+
+
+@dataclass
+class BackupVerified(Message):
+    """pg_dump finished and the file was checked: complete, every table in it."""
+
+    result: BackupResult
+
+
+@dataclass
+class BackupStopped(Message):
+    """The backup did not finish: it failed (problem) or the user cancelled (None). No file is left."""
+
+    problem: Problem | None
+
+
+@dataclass
+class RestorePlanned(Message):
+    """A backup file was read: what it holds, and what the restore would remove first."""
+
+    plan: RestorePlan
+
+
+@dataclass
+class RestoreStatus(Message):
+    """What the restore is doing now, in words."""
+
+    text: str
+
+
+@dataclass
+class RestoreFinished(Message):
+    counts: dict[str, tuple[int, int]]  # table -> (rows in the backup, rows now)
+    verify: VerifyReport | None
+    verify_problem: Problem | None  # verify could not run (the restore itself succeeded)
+    report: Path | None
+
+
+@dataclass
+class RestoreFailed(Message):
+    problem: Problem
+    report: Path | None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import psycopg
 
+    from wizard.core.backup import BackupResult
     from wizard.core.connection import Target
     from wizard.core.events import Event
     from wizard.core.migrations import Migration
@@ -35,7 +36,8 @@ class FlowState:
     conn: psycopg.Connection[Any] | None = None
     server_version: str = ""
     preflight: list[CheckResult] = field(default_factory=list)
-    backup_acknowledged: bool = False
+    backup_acknowledged: bool = False  # the user typed that they have their own backup
+    backup: BackupResult | None = None  # the verified backup the Backup step took this session
     events: list[Event] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
     migration_seconds: float | None = None
@@ -46,6 +48,7 @@ class FlowState:
     report_path: Path | None = None
     verify_only: bool = False
     rollback_only: bool = False
+    restore_only: bool = False  # Welcome's "Restore from a backup": Connect, then Restore
     cancel: threading.Event = field(default_factory=threading.Event)
     _migrations: list[Migration] | None = None
 

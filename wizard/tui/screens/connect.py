@@ -86,7 +86,8 @@ class ConnectScreen(FlowScreen):
             url.value = clean_pasted(self.state.initial_url)
             url.focus()
             self._validate(url.value)
-        if (self.state.verify_only or self.state.rollback_only) and (self.state.practice or self.parsed):
+        only = self.state.verify_only or self.state.rollback_only or self.state.restore_only
+        if only and (self.state.practice or self.parsed):
             self.action_test()
 
     @on(Input.Changed, "#url")
@@ -254,7 +255,7 @@ class ConnectScreen(FlowScreen):
         button.focus()
         if not self.state.practice:
             self.query_one(SavedProfiles).offer_to_remember(target.database)
-        if self.state.verify_only or self.state.rollback_only:
+        if self.state.verify_only or self.state.rollback_only or self.state.restore_only:
             self.action_continue()
 
     def _done_waiting(self) -> None:
@@ -266,5 +267,7 @@ class ConnectScreen(FlowScreen):
             return
         if self.state.rollback_only:
             self.wizard.go("rollback")
+        elif self.state.restore_only:
+            self.wizard.go("restore")
         else:
             self.wizard.go("verify" if self.state.verify_only else "preflight")

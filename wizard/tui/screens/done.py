@@ -10,7 +10,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Static
 
-from wizard.core.events import BackupStarted
 from wizard.core.verify import FAIL, PASS, WARN, VerifyReport
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.state import FlowState
@@ -24,6 +23,7 @@ VERIFIED = (
     ("smoke_test", "Test INSERT succeeds"),
 )
 NOT_VERIFIED = "not verified yet: press V to run the checks"
+PHRASE = "I have my own backup"  # typed on the Backup step to go on without the wizard's backup
 
 
 @dataclass(frozen=True)
@@ -37,22 +37,26 @@ class Item:
 
 
 def backup_note(state: FlowState) -> str:
-    """What the session report says about the backup: the file the Backup step wrote, if known."""
+    """What the session report says about the backup: the file the Backup step verified, or
+    why there is none."""
+    if state.backup is not None:
+        return str(state.backup.path)
     if state.practice:
         return "practice database: none needed"
     if state.backup_acknowledged:
-        return "not taken by the wizard: the user confirmed they have their own backup"
-    paths = [e.path for e in state.events if isinstance(e, BackupStarted)]
-    return paths[-1] if paths else ""
+        return f"not taken by the wizard: the user typed “{PHRASE}”"
+    return ""
 
 
 def _backup(state: FlowState) -> Item:
     title = "Backup created before migration"
+    if state.backup is not None:
+        return Item(True, title, f"verified: {state.backup.path}")
     if state.practice:
         return Item(False, title, "practice database: not needed")
     if state.backup_acknowledged:
         return Item(False, title, "acknowledged: you confirmed you have your own backup")
-    return Item(True, title, backup_note(state))
+    return Item(False, title, "no backup was taken in this session", "yellow")
 
 
 def _migration(state: FlowState) -> Item:

@@ -102,6 +102,7 @@ class MigrateScreen(FlowScreen):
             yield Button("Cancel (Esc)", id="cancel", variant="error")
             yield Button("Verify (Enter)", id="verify", variant="primary", disabled=True)
             yield Button("Back to review (Esc)", id="back")
+            yield Button("Restore from backup", id="restore")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -109,6 +110,7 @@ class MigrateScreen(FlowScreen):
         self.state.cancel.clear()
         self.state.cancelled, self.state.migration_error = False, ""
         self.query_one("#back").display = False
+        self.query_one("#restore").display = False
         self.query_one("#log").focus()  # not a button: Enter and Esc reach the screen's bindings
         self.started = self.state.clock()
         self.timer = self.set_interval(0.5, self._tick)
@@ -235,6 +237,8 @@ class MigrateScreen(FlowScreen):
         back = self.query_one("#back", Button)
         back.display = True
         back.focus()
+        # The backup taken this session is the way back, offered once something went wrong.
+        self.query_one("#restore").display = self.state.backup is not None and not message.cancelled
 
     def _show_outcome(self, text: str) -> None:
         outcome = self.query_one("#outcome", Static)
@@ -263,6 +267,10 @@ class MigrateScreen(FlowScreen):
     def action_back(self) -> None:
         self.wizard.go("review")
 
+    def action_restore(self) -> None:
+        if self.phase == FAILED and self.state.backup is not None:
+            self.wizard.go("restore")
+
     def can_fix(self, action: str) -> bool:
         return self.phase == FAILED and super().can_fix(action)
 
@@ -275,5 +283,10 @@ class MigrateScreen(FlowScreen):
             self.wizard.go("verify")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"cancel": self.action_cancel, "back": self.action_back, "verify": self.action_verify}
+        actions = {
+            "cancel": self.action_cancel,
+            "back": self.action_back,
+            "verify": self.action_verify,
+            "restore": self.action_restore,
+        }
         actions[event.button.id or "cancel"]()

@@ -93,6 +93,7 @@ class RollbackScreen(FlowScreen):
             yield Button("Roll back", id="run", variant="error", disabled=True)
             yield Button("Cancel", id="cancel")
             yield Button("Verify", id="verify", variant="primary", disabled=True)
+            yield Button("Restore backup", id="restore")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -140,6 +141,8 @@ class RollbackScreen(FlowScreen):
             self.action_run()
         elif event.button.id == "cancel":
             self.action_cancel()
+        elif event.button.id == "restore":
+            self.action_restore()
         else:
             self.wizard.go("verify")
 
@@ -217,6 +220,11 @@ class RollbackScreen(FlowScreen):
         self.query_one("#spinner").display = False
         self.query_one("#impact", Static).update("[b red]Could not read what a rollback would remove.[/]")
         self.query_one(ProblemBox).show(message.problem)
+
+    def action_restore(self) -> None:
+        """Put the database back from a backup file instead (a whole-database backup undoes more)."""
+        if not self.running:
+            self.wizard.go("restore")
 
     def action_cancel(self) -> None:
         if self.running:

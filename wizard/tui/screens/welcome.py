@@ -43,6 +43,8 @@ class WelcomeScreen(FlowScreen):
         Binding("p", "practice", "Practice"),
         Binding("v", "verify", "Verify only"),
         Binding("r", "rollback", "Roll back"),
+        Binding("b", "restore", "Restore a backup"),
+        Binding("e", "explain", "Explain an error"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -55,6 +57,9 @@ class WelcomeScreen(FlowScreen):
                 yield Button("Practice", id="practice")
             yield Button("Verify only", id="verify")
             yield Button("Roll back", id="rollback")
+        with Horizontal(classes="buttons", id="more"):
+            yield Button("Restore from a backup", id="restore")
+            yield Button("Explain an error message", id="explain")
         yield Footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -63,20 +68,34 @@ class WelcomeScreen(FlowScreen):
             "practice": self.action_practice,
             "verify": self.action_verify,
             "rollback": self.action_rollback,
+            "restore": self.action_restore,
+            "explain": self.action_explain,
         }
         actions[event.button.id or "start"]()
 
-    def action_start(self) -> None:
+    def _connect_then(self, *, verify: bool = False, rollback: bool = False, restore: bool = False) -> None:
+        """Connect, then the whole flow, or only Verify, Roll back or Restore."""
+        state = self.state
+        state.verify_only, state.rollback_only, state.restore_only = verify, rollback, restore
         self.wizard.go("connect")
+
+    def action_start(self) -> None:
+        self._connect_then()
 
     def action_practice(self) -> None:
         self.state.practice = True
-        self.wizard.go("connect")
+        self._connect_then()
 
     def action_verify(self) -> None:
-        self.state.verify_only = True
-        self.wizard.go("connect")
+        self._connect_then(verify=True)
 
     def action_rollback(self) -> None:
-        self.state.rollback_only = True
-        self.wizard.go("connect")
+        self._connect_then(rollback=True)
+
+    def action_restore(self) -> None:
+        """Put the database back from a backup file: Connect first, then the Restore screen."""
+        self._connect_then(restore=True)
+
+    def action_explain(self) -> None:
+        """The troubleshooting panel, on its tab for pasting an error message."""
+        self.wizard.action_help("explain")

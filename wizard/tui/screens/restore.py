@@ -1,0 +1,387 @@
+"""Restore: put the database back to exactly what a backup file holds. What the file holds and
+what goes first are shown before anything changes; the database name is typed to go ahead;
+then one transaction, the rows compared, and verify for information."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich import box
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Input, LoadingIndicator, OptionList, Static
+
+from wizard.core import paths, restore
+from wizard.core.report import SessionReport, recording
+from wizard.core.restore import RestorePlan
+from wizard.core.verify import FAIL, PASS, run_verify
+from wizard.tui.messages import RestoreFailed, RestoreFinished, RestorePlanned, RestoreStatus, WorkFailed
+from wizard.tui.problems import Problem
+from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.backup_files import BackupFiles
+from wizard.tui.widgets.checks import CheckTable, badge
+from wizard.tui.widgets.problem_box import ProblemBox
+from wizard.tui.widgets.steps import StepIndicator
+
+INTRO = (
+    "[b]Restore from a backup[/b]: put the database back to exactly what a backup file holds."
+    " Nothing changes until you have seen what the file holds, typed the database name, and pressed Restore."
+)
+BEFORE_PHASE_2 = (
+    "A backup from before Phase 2 does not pass Phase 2's verify, by design: it is the database as it was"
+    " before the migration."
+)
+
+
+def gone_afterwards(plan: RestorePlan) -> list[str]:
+    """What the restore removes that the backup does not bring back (the migration's table, say)."""
+    if not plan.whole:
+        return list(plan.drops)
+    gone: list[str] = []
+    for item in plan.drops:
+        kind, _, name = item.partition(" ")
+        brought_back = {"table": plan.backup.rows, "schema": plan.backup.schemas}.get(kind)
+        if brought_back is not None and name.split(" ")[0] not in brought_back:
+            gone.append(item)
+    return gone
+
+
+def summary(plan: RestorePlan, database: str) -> str:
+    """What the file is, what will be overwritten, and what is removed first (markup)."""
+    backup = plan.backup
+    count = len(backup.rows)
+    where = escape(database)
+    if plan.whole:
+        kind = f"the whole database: {count} table{'s' if count != 1 else ''}, listed below"
+        overwritten = (
+            f"[b red]Everything in {where} is replaced by the backup[/]: each table gets exactly the"
+            " backup's rows, and whatever was added or changed since the backup is lost."
+        )
+    else:
+        tables = escape(", ".join(backup.tables))
+        kind = f"only {', '.join(backup.tables)} (a single-table backup)"
+        overwritten = (
+            f"[b red]The rows of {tables} are replaced by the backup's[/]: whatever was added or changed in"
+            " them since the backup is lost. Other tables are not touched."
+        )
+    lines = [f"[b]{escape(str(backup.path))}[/b] holds {escape(kind)}.", overwritten]
+    if plan.drops:
+        # One paragraph, not a list: a whole-database restore removes every table first.
+        lines.append(
+            "[b]Removed first[/b] (what the backup holds is then created again from it): "
+            + escape("; ".join(plan.drops))
+            + "."
+        )
+    gone = gone_afterwards(plan) if plan.whole else []
+    if gone:
+        lines.append(f"[b red]Not in the backup, so gone after the restore:[/] {escape('; '.join(gone))}.")
+    lines.append("It runs in one transaction: if anything fails, nothing changes.")
+    return "\n".join(lines)
+
+
+def contents(plan: RestorePlan) -> Table:
+    """Each table in the file, with its rows."""
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 2, 0, 0), show_edge=False)
+    table.add_column("table")
+    table.add_column("rows in the backup", justify="right")
+    for name in plan.backup.tables:
+        table.add_row(name, str(plan.backup.rows[name]))
+    return table
+
+
+def comparison(counts: dict[str, tuple[int, int]]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 2, 0, 0), show_edge=False)
+    table.add_column("table")
+    table.add_column("rows in the backup", justify="right")
+    table.add_column("rows now", justify="right")
+    table.add_column("")
+    for name, (wanted, now) in sorted(counts.items()):
+        same = wanted == now
+        table.add_row(name, str(wanted), str(now), Text("same" if same else "DIFFERS", "green" if same else "bold red"))
+    return table
+
+
+class RestoreScreen(FlowScreen):
+    STEP = None
+    BINDINGS = [Binding("escape", "back", "Back")]
+    DEFAULT_CSS = """
+    RestoreScreen #intro, RestoreScreen #summary, RestoreScreen #contents, RestoreScreen #status,
+    RestoreScreen #outcome, RestoreScreen #verify-summary { height: auto; }
+    RestoreScreen #summary, RestoreScreen #contents, RestoreScreen #outcome { margin: 1 0 0 0; }
+    RestoreScreen #confirm-area { height: auto; padding: 0 2; }
+    RestoreScreen #confirm { max-width: 60; }
+    RestoreScreen #verify-checks { margin: 0 0 1 0; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plan: RestorePlan | None = None
+        self.running = False
+        self.finished = False
+
+    @property
+    def expected(self) -> str:
+        target = self.state.target
+        if self.state.practice or (target and target.practice):
+            return "practice"
+        return target.database if target else ""
+
+    def _database(self) -> str:
+        target = self.state.target
+        if self.expected == "practice" or target is None:
+            return "the practice database"
+        return f"the database {target.database}"
+
+    def compose(self) -> ComposeResult:
+        current = self.state.backup.path if self.state.backup is not None else None
+        yield StepIndicator(self.STEP)
+        with VerticalScroll(id="body"):
+            yield Static(INTRO, id="intro")
+            yield BackupFiles(paths.backups_dir(), current, id="files")
+            yield LoadingIndicator(id="spinner")
+            yield Static("", id="summary")
+            yield Static("", id="contents")
+            yield Static("", id="status")
+            yield Static("", id="outcome")
+            yield Static("", id="verify-summary")
+            yield CheckTable(id="verify-checks")
+            yield ProblemBox(id="problem")
+        with Vertical(id="confirm-area"):  # below the scrolling part: always in sight while typing
+            yield Static("", id="confirm-hint")
+            yield Input(id="confirm", placeholder="type here to confirm")
+        with Horizontal(classes="buttons"):
+            yield Button("Restore", id="run", variant="error", disabled=True)
+            yield Button("Another file", id="another")
+            yield Button("Verify", id="verify", variant="primary")
+            yield Button("Back (Esc)", id="back")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for hidden in ("#spinner", "#confirm-area", "#verify-checks", "#verify", "#another"):
+            self.query_one(hidden).display = False
+        self.query_one(CheckTable).can_focus = False
+        if self.state.backup is not None:  # the one taken in this session; "Another file" to change it
+            self._choose(self.state.backup.path)
+        else:
+            self._show_files()
+
+    def _show_files(self) -> None:
+        self.query_one("#files").display = True
+        listed = self.query_one("#files-list", OptionList).option_count
+        self.query_one("#files-list" if listed else "#files-path").focus()
+
+    # Choosing a file and reading it -------------------------------------------------------
+
+    def on_backup_files_chosen(self, message: BackupFiles.Chosen) -> None:
+        if not self.running and not self.finished:
+            self._choose(message.path)
+
+    def _choose(self, path: Path) -> None:
+        self.plan = None
+        self.query_one(ProblemBox).show(None)
+        for cleared in ("#summary", "#contents", "#confirm-hint"):
+            self.query_one(cleared, Static).update("")
+        self.query_one("#confirm-area").display = False
+        self.query_one("#files").display = False  # the file's contents take its place
+        self.query_one("#another").display = False
+        self.query_one("#run", Button).disabled = True
+        self.query_one("#spinner").display = True
+        self.query_one("#status", Static).update(f"Reading {escape(str(path))} ...")
+        self._read(path)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="restore", description="Reading the backup")
+    def _read(self, path: Path) -> None:
+        try:
+            backup = restore.read_backup(path.resolve())
+            found = restore.plan(self.state.connection(), backup, self.state.migrations)
+        except Exception as error:  # not a backup, unreadable, connection lost: explained on screen
+            self.post_message(WorkFailed(self.problem(error)))
+            return
+        self.post_message(RestorePlanned(found))
+
+    def on_restore_planned(self, message: RestorePlanned) -> None:
+        self.plan = message.plan
+        self.query_one("#spinner").display = False
+        self.query_one("#status", Static).update("")
+        self.query_one("#summary", Static).update(summary(message.plan, self._database()))
+        self.query_one("#contents", Static).update(contents(message.plan))
+        self.query_one("#confirm-hint", Static).update(
+            f"To go ahead, type [b]{escape(self.expected)}[/b] below: it makes sure this is the database you mean."
+        )
+        self.query_one("#confirm-area").display = True
+        confirm = self.query_one("#confirm", Input)
+        confirm.value = ""
+        confirm.focus()
+        self.query_one("#another").display = True
+        self.query_one("#body", VerticalScroll).scroll_home(animate=False)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.query_one("#spinner").display = False
+        self.query_one("#status", Static).update("[b red]This file cannot be restored.[/] Choose another one.")
+        self.query_one(ProblemBox).show(message.problem)
+        self._show_files()
+
+    def action_another(self) -> None:
+        """Back to the list of files (the one read stays unchanged: nothing was restored)."""
+        if self.running or self.finished:
+            return
+        self.plan = None
+        for cleared in ("#summary", "#contents", "#confirm-hint"):
+            self.query_one(cleared, Static).update("")
+        for hidden in ("#confirm-area", "#another"):
+            self.query_one(hidden).display = False
+        self.query_one("#run", Button).disabled = True
+        self._show_files()
+
+    @on(Input.Changed, "#confirm")
+    def typed(self, event: Input.Changed) -> None:
+        self.query_one("#run", Button).disabled = not self._confirmed()
+
+    @on(Input.Submitted, "#confirm")
+    def submitted(self) -> None:
+        self.action_run()
+
+    def _confirmed(self) -> bool:
+        typed = self.query_one("#confirm", Input).value.strip()
+        return self.plan is not None and not self.running and not self.finished and typed == self.expected
+
+    # Restoring ----------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        if not self._confirmed() or self.plan is None:
+            return
+        self.running = True
+        self.wizard.busy = True  # quitting asks first; a quit closes the connection: rolled back
+        self.state.cancel.clear()
+        self.query_one("#run", Button).disabled = True
+        self.query_one("#back").display = False
+        self.query_one("#confirm-area").display = False
+        self.query_one("#another").display = False
+        self.query_one("#spinner").display = True
+        self._restore(self.plan)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="restore", description="Restoring")
+    def _restore(self, plan: RestorePlan) -> None:
+        state = self.state
+        record: SessionReport | None = None
+        verify_problem: Problem | None = None
+        try:
+            conn, target = state.connection(), state.target
+            if target is None:
+                raise RuntimeError("not connected")
+            path = str(plan.backup.path)
+            with recording(conn, target, state.server_version, state.migrations, "restore", path) as record:
+                removing = f"removing {len(plan.drops)} objects, then " if plan.drops else ""
+                self.post_message(
+                    RestoreStatus(
+                        f"Restoring: {removing}loading {len(plan.backup.rows)} tables, in one transaction ..."
+                    )
+                )
+                counts = restore.run_restore(conn, plan)
+                differ = [t for t, (wanted, now) in counts.items() if wanted != now]
+                record.outcome = f"restored from {path}" + (
+                    f"; rows differ for {', '.join(differ)}" if differ else ": the database matches the backup"
+                )
+                self.post_message(RestoreStatus("Restored. Running verify, for information ..."))
+                try:
+                    record.verify = run_verify(conn, state.migrations)
+                except Exception as error:  # the restore itself succeeded
+                    verify_problem = self.problem(error)
+        except Exception as error:  # explained on screen, never a crash
+            self.post_message(RestoreFailed(self.problem(error), record.path if record else None))
+            return
+        state.verify = record.verify
+        self.post_message(RestoreFinished(counts, record.verify, verify_problem, record.path))
+
+    def on_restore_status(self, message: RestoreStatus) -> None:
+        self.query_one("#status", Static).update(escape(message.text))
+
+    def _stopped(self, *, restored: bool) -> None:
+        self.running, self.finished = False, restored
+        self.wizard.busy = False
+        self.query_one("#spinner").display = False
+        self.query_one("#status", Static).update("")
+        self.query_one("#back").display = True
+        self.query_one("#another").display = not restored
+        verify = self.query_one("#verify", Button)
+        verify.display = True
+        verify.focus()
+
+    def on_restore_finished(self, message: RestoreFinished) -> None:
+        self._stopped(restored=True)
+        self.query_one("#run").display = False
+        for before in ("#summary", "#contents"):  # they spoke of what was about to happen
+            self.query_one(before).display = False
+        differ = [t for t, (wanted, now) in message.counts.items() if wanted != now]
+        if differ:
+            head = f"[b red]The database does not match the backup for: {escape(', '.join(differ))}.[/]"
+        else:
+            head = "[b green]Restored: the database now matches the backup[/] (every table has the backup's rows)."
+        if self.plan is not None:
+            head += f"\nBackup file: {escape(str(self.plan.backup.path))}"
+        report = f"\nReport: {escape(str(message.report))}" if message.report else ""
+        self.query_one("#outcome", Static).update(Group(Text.from_markup(head + report), comparison(message.counts)))
+        said = self.query_one("#verify-summary", Static)
+        if message.verify is not None:
+            checks = message.verify.checks
+            failed = sum(c.status == FAIL for c in checks)
+            if message.verify.ok:
+                said.update(Text.assemble("For information, verify now says: ", badge(PASS), " all checks passed."))
+            else:
+                said.update(
+                    Text.assemble(
+                        "For information, verify now says: ",
+                        badge(FAIL),
+                        f" {failed} of {len(checks)} checks failed. {BEFORE_PHASE_2}",
+                    )
+                )
+            table = self.query_one(CheckTable)
+            table.show(checks)
+            table.display = True
+        elif message.verify_problem is not None:
+            said.update("Verify could not run afterwards (the restore itself succeeded):")
+            self.query_one(ProblemBox).show(message.verify_problem)
+        self.query_one("#body", VerticalScroll).scroll_home(animate=False)  # the outcome is at the top now
+
+    def on_restore_failed(self, message: RestoreFailed) -> None:
+        self._stopped(restored=False)
+        report = f"\nReport: {escape(str(message.report))}" if message.report else ""
+        self.query_one("#outcome", Static).update(
+            f"[b red]The restore failed[/]; type the name again to retry once the cause is fixed.{report}"
+        )
+        self.query_one(ProblemBox).show(message.problem)
+        self.query_one("#confirm-area").display = True
+        confirm = self.query_one("#confirm", Input)
+        confirm.value = ""
+        outcome = self.query_one("#outcome")
+        self.call_after_refresh(lambda: outcome.scroll_visible(animate=False))
+
+    def fix_retry_after_lock(self) -> None:
+        """A busy table stopped it (nothing changed): read the file again, then confirm again."""
+        if self.plan is not None and not self.running and not self.finished:
+            self.query_one("#outcome", Static).update("")
+            self._choose(self.plan.backup.path)
+
+    def action_back(self) -> None:
+        if not self.running:
+            self.wizard.go("welcome")
+
+    def action_verify(self) -> None:
+        self.wizard.go("verify")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {
+            "run": self.action_run,
+            "another": self.action_another,
+            "verify": self.action_verify,
+            "back": self.action_back,
+        }
+        action = actions.get(event.button.id or "")
+        if action is not None:
+            action()
