@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Button, Input
 
 from tests.cli_runner import run
 from tests.conftest import TestDatabase
@@ -35,6 +35,8 @@ async def _walk_to_done(app: WizardApp, pilot: Pilot[Any], *, database: str | No
     await pilot.press("enter")
     await _settle(pilot)
     assert _on(app, "BackupScreen")
+    # Continue needs a backup on a real database; on the practice database one is optional.
+    assert app.screen.query_one("#continue", Button).disabled == (database is not None)
     await pilot.press("enter")  # Back up now (on the practice database too: it rehearses the real step)
     await _settle(pilot)
     assert app.state.backup is not None and app.state.backup.path.exists()

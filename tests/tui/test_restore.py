@@ -219,8 +219,10 @@ async def test_a_file_that_is_not_a_backup_is_explained_and_nothing_can_run(
         await pilot.press("b")
         await settle(app, pilot)
         assert "No backups in" in _text(app, "#files-title")
-        assert app.screen.query_one("#files-path", Input).has_focus
-        await pilot.press(*str(wrong), "enter")
+        field = app.screen.query_one("#files-path", Input)
+        assert field.has_focus
+        field.value = str(wrong)  # as pasted
+        await pilot.press("enter")
         await settle(app, pilot)
         problem = app.screen.query_one("#problem")
         assert problem.has_class("-shown")
@@ -228,3 +230,29 @@ async def test_a_file_that_is_not_a_backup_is_explained_and_nothing_can_run(
         assert ("There is no backup file" if content is None else "does not look like a pg_dump backup") in said
         assert "This file cannot be restored" in _text(app, "#status")
         assert app.screen.query_one("#run", Button).disabled and not app.screen.query_one("#confirm-area").display
+
+
+async def test_the_start_screen_offers_restore_and_explaining_an_error(make_app: AppFactory) -> None:
+    from textual.widgets import TabbedContent, TextArea
+
+    from wizard.tui.screens.troubleshoot import TroubleshootScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.screen.query_one("#restore", Button).display
+        await pilot.click("#explain")
+        await pilot.pause()
+        panel = app.screen
+        assert isinstance(panel, TroubleshootScreen)
+        assert panel.query_one(TabbedContent).active == "explain"
+        assert isinstance(app.focused, TextArea) and app.focused.id == "paste"  # ready for a paste
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("b")  # Restore from a backup: through Connect first
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConnectScreen" and app.state.restore_only
+        await pilot.press("escape")  # back on Welcome, Start is the whole flow again
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConnectScreen" and not app.state.restore_only

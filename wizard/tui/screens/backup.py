@@ -125,10 +125,8 @@ class BackupScreen(FlowScreen):
                 yield RadioButton("Only the attachments table, the one Phase 2 changes", id="attachments")
             yield Static("Format", classes="label")
             with RadioSet(id="format"):
-                yield RadioButton(
-                    "Custom (.dump): compressed; pg_restore can put back all or single tables", True, id="custom"
-                )
-                yield RadioButton("Plain SQL (.sql): a readable script, run with psql to restore", id="plain")
+                yield RadioButton("Custom (.dump): compressed, restores all or single tables", True, id="custom")
+                yield RadioButton("Plain SQL (.sql): a readable script, restored with psql", id="plain")
             yield Static(self._where(), id="where")
             yield Static("[b]Which pg_dump:[/b] looking ...", id="tool")
             yield BackupProgressView(id="progress")
