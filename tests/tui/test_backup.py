@@ -268,3 +268,24 @@ async def test_skipping_needs_the_phrase_typed_and_is_recorded(
         assert report is not None
         assert f"- Backup: not taken by the wizard: the user typed “{PHRASE}”" in report.read_text()
     assert list(backups.iterdir()) == []
+
+
+async def test_quitting_during_a_backup_stops_pg_dump_and_leaves_no_file(
+    make_app: AppFactory, db: TestDatabase, backups: Path, users_locked: psycopg.Connection[Any]
+) -> None:
+    import asyncio
+
+    app = make_app(db.url, start="connect")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_backup(app, pilot)
+        await pilot.press("enter")
+        await _wait_for_pg_dump_to_block(db, pilot)
+        assert len(list(backups.iterdir())) == 1
+        await pilot.press("ctrl+q")  # nothing to lose: it quits at once
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+    for _ in range(200):  # the backup's thread finishes on its own: pg_dump stopped, file deleted
+        if not list(backups.iterdir()) and db.scalar(waiting, (db.name,)) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert list(backups.iterdir()) == []
+    assert db.scalar(waiting, (db.name,)) == 0  # no pg_dump left behind, waiting for the lock
