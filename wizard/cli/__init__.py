@@ -23,6 +23,7 @@ from wizard.core.errors import (
     RefusedError,
     WizardError,
 )
+from wizard.core.rehearse import RehearsalFailed
 from wizard.core.restore import RestoreFailed
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INPUT = 0, 1, 2, 3
@@ -34,6 +35,7 @@ _EXIT_CODES: tuple[tuple[type[WizardError], int], ...] = (
     (MigrationFailed, EXIT_FAILED),
     (BackupFailed, EXIT_FAILED),
     (RestoreFailed, EXIT_FAILED),
+    (RehearsalFailed, EXIT_FAILED),
     (Cancelled, EXIT_FAILED),
 )
 
@@ -41,7 +43,15 @@ Command = Callable[[argparse.Namespace, Printer], int]
 
 
 def _commands() -> dict[str | None, Command]:
-    from wizard.cli import backup_command, changes, commands, doctor_command, profile_commands, restore_command
+    from wizard.cli import (
+        backup_command,
+        changes,
+        commands,
+        doctor_command,
+        profile_commands,
+        rehearse_command,
+        restore_command,
+    )
 
     return {
         None: changes.cmd_guided,
@@ -55,6 +65,7 @@ def _commands() -> dict[str | None, Command]:
         "profile": profile_commands.cmd_profile,
         "backup": backup_command.cmd_backup,
         "restore": restore_command.cmd_restore,
+        "rehearse": rehearse_command.cmd_rehearse,
         "doctor": doctor_command.cmd_doctor,
     }
 

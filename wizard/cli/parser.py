@@ -124,6 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _lock_options(migrate)
 
+    rehearse = command(
+        "rehearse",
+        "try the pending migrations on a throwaway local copy of the database (it is only read)",
+    )
+    rehearse.epilog = (
+        "Exit status: 0 the pending migrations applied and verified on the copy (or nothing is pending),"
+        " 1 they would fail or not verify (the reason and the fix are printed) or the copy could not be made,"
+        " 2 refused, 3 cannot connect or bad input."
+    )
+    rehearse.add_argument(
+        "--backup", metavar="FILE", type=Path, help="restore this archive (.dump) instead of taking a fresh backup"
+    )
+    rehearse.add_argument("--json", action="store_true", help="print JSON")
+    _lock_options(rehearse)
+
     verify = command("verify", "check that the database holds everything the migrations promise")
     shape = verify.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="print JSON")

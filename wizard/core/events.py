@@ -131,6 +131,29 @@ class BackupProgress:
     elapsed: float
 
 
+@dataclass(frozen=True)
+class RehearsalStep:
+    """`rehearse` begins a step: backup, server, restore, check, migrate, verify or cleanup."""
+
+    step: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RehearsalWarning:
+    """An object of the backup the local copy could not restore. `kind`: extension, role or other;
+    `name`: the missing extension or role (empty for other)."""
+
+    kind: str
+    object: str
+    reason: str
+    name: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.object} was not restored on the copy: {self.reason}"
+
+
 Event = (
     MigrationStarted
     | StatementStarted
@@ -144,6 +167,8 @@ Event = (
     | MigrationRolledBack
     | BackupStarted
     | BackupProgress
+    | RehearsalStep
+    | RehearsalWarning
 )
 Emit = Callable[[Event], None]
 

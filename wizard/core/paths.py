@@ -29,6 +29,16 @@ def practice_dir() -> Path:
     return path
 
 
+def rehearsals_dir() -> Path:
+    """Where `rehearse` puts each throwaway server, in a private folder of its own that is
+    deleted afterwards. Not made private itself: the embedded server, run as root, makes
+    every parent of its data folder world-readable, and a chmod here would lock out the
+    server of a rehearsal running in another process. Nothing private goes here."""
+    path = data_dir() / "rehearsals"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 def reports_dir() -> Path:
     return _private_dir(data_dir() / "reports")
 

