@@ -7,7 +7,8 @@ from textual.widgets import Button, Input, Static
 
 from tests.conftest import TestDatabase
 from tests.tui.conftest import AppFactory
-from tests.tui.test_preflight import _migrate, open_preflight, settle
+from tests.tui.test_backup import acknowledge_own_backup, open_backup
+from tests.tui.test_preflight import _migrate, settle
 from wizard.tui.app import WizardApp
 from wizard.tui.screens.backup import BackupScreen
 from wizard.tui.screens.review import PRESENT, ReviewReady, ReviewScreen, StatementBlock
@@ -18,11 +19,9 @@ STORAGE_KEY = (
 
 
 async def open_review(app: WizardApp, pilot: object) -> ReviewScreen:
-    """Connect, pass the checks, tick the backup box, Continue."""
-    await open_preflight(app, pilot)
-    await pilot.click("#continue")  # type: ignore[attr-defined]
-    await settle(app, pilot)
-    await pilot.click("#have-backup")  # type: ignore[attr-defined]
+    """Connect, pass the checks, say you have your own backup, Continue."""
+    await open_backup(app, pilot)
+    await acknowledge_own_backup(app, pilot)
     await pilot.click("#continue")  # type: ignore[attr-defined]
     await settle(app, pilot)
     assert isinstance(app.screen, ReviewScreen)

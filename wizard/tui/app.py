@@ -25,6 +25,7 @@ SCREENS_BY_NAME = {
     "verify": ("wizard.tui.screens.verify", "VerifyScreen"),
     "done": ("wizard.tui.screens.done", "DoneScreen"),
     "rollback": ("wizard.tui.screens.rollback", "RollbackScreen"),
+    "rehearse": ("wizard.tui.screens.rehearse", "RehearseScreen"),
     "restore": ("wizard.tui.screens.restore", "RestoreScreen"),
 }
 

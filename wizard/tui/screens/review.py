@@ -98,6 +98,7 @@ class ReviewScreen(FlowScreen):
         Binding("pagedown", "page(1)", "Scroll", show=False),
         Binding("pageup", "page(-1)", "Scroll", show=False),
         Binding("escape", "back", "Back"),
+        Binding("ctrl+r", "rehearse", "Rehearse on a copy", priority=True),
     ]
     DEFAULT_CSS = """
     ReviewScreen #header { height: auto; padding: 0 2; margin: 1 0 0 0; }
@@ -136,12 +137,14 @@ class ReviewScreen(FlowScreen):
         with Horizontal(classes="buttons"):
             yield Button("Apply (Enter)", id="apply", variant="warning", disabled=True)
             yield Button("Verify (Enter)", id="verify", variant="primary")
+            yield Button("Rehearse on a local copy (Ctrl+R)", id="rehearse")
             yield Button("Back (Esc)", id="back")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#confirm").display = False
         self.query_one("#verify").display = False
+        self.query_one("#rehearse").display = False
         self._read()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review", description="Reading pending")
@@ -189,6 +192,7 @@ class ReviewScreen(FlowScreen):
         await self.query_one("#body", VerticalScroll).mount_all(
             [StatementBlock(planned, total) for planned in message.statements]
         )
+        self.query_one("#rehearse").display = True
         apply = self.query_one("#apply", Button)
         if self.practice:
             apply.disabled = False
@@ -227,6 +231,8 @@ class ReviewScreen(FlowScreen):
             return None if self.loaded and self.statements and not self._confirmed() else bool(self.statements)
         if action == "verify":
             return self.loaded and not self.statements
+        if action == "rehearse":
+            return self.loaded and bool(self.statements)
         return True
 
     def action_apply(self) -> None:
@@ -247,6 +253,16 @@ class ReviewScreen(FlowScreen):
     def action_back(self) -> None:
         self.wizard.go("backup")
 
+    def action_rehearse(self) -> None:
+        """Try the pending migrations on a throwaway local copy first (production is not changed)."""
+        if self.loaded and self.statements:
+            self.wizard.go("rehearse")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"apply": self.action_apply, "verify": self.action_verify, "back": self.action_back}
+        actions = {
+            "apply": self.action_apply,
+            "verify": self.action_verify,
+            "rehearse": self.action_rehearse,
+            "back": self.action_back,
+        }
         actions[event.button.id or "back"]()
