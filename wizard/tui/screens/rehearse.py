@@ -61,7 +61,9 @@ def outcome_markup(result: Rehearsal) -> str:
     if not result.pending:
         return "[b green]Nothing to rehearse:[/] every migration is already applied."
     lines: list[str] = []
-    took = f" in {result.seconds:.1f} s" if result.seconds is not None else ""
+    took = ""
+    if result.seconds is not None:
+        took = f" in {result.seconds * 1000:.0f} ms" if result.seconds < 1 else f" in {result.seconds:.1f} s"
     waits = (
         f"{result.lock_waits} lock wait{'s' if result.lock_waits != 1 else ''} ({result.lock_wait_seconds:.1f} s)"
         if result.lock_waits
