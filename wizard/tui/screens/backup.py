@@ -42,7 +42,7 @@ PRACTICE_WHY = (
 SKIP = (
     "[b]Already have a backup?[/b] Skip this one only if you can restore another: a Neon branch of this"
     " database made just now (Neon console > Branches > Create branch), Neon's point-in-time restore"
-    " covering the last hours, or a pg_dump file of your own. To skip, type [b]I have my own backup[/b]:"
+    f" covering the last hours, or a pg_dump file of your own. To skip, type [b]{PHRASE}[/b]:"
     " the session report records that you said so."
 )
 
