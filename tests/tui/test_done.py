@@ -6,6 +6,7 @@ from textual.widgets import Static
 
 from tests.conftest import TestDatabase
 from tests.tui.conftest import AppFactory
+from wizard.core.backup import run_backup
 from wizard.tui.app import WizardApp
 from wizard.tui.screens.done import DoneScreen
 from wizard.tui.screens.migrate import MigrateScreen
@@ -18,10 +19,16 @@ async def _settle(app: WizardApp, pilot: object) -> None:
         await pilot.pause()  # type: ignore[attr-defined]
 
 
-async def _migrate_verify_done(app: WizardApp, pilot: object, db: TestDatabase, break_sql: str = "") -> None:
-    """Connect, migrate, (optionally break something), verify, then Done."""
+async def _migrate_verify_done(
+    app: WizardApp, pilot: object, db: TestDatabase, break_sql: str = "", *, backup: bool = False
+) -> None:
+    """Connect, (optionally take a verified backup, as the Backup step does), migrate,
+    (optionally break something), verify, then Done."""
     await pilot.click("#test")  # type: ignore[attr-defined]
     await _settle(app, pilot)
+    if backup:
+        assert app.state.target is not None
+        app.state.backup = run_backup(app.state.connection(), app.state.target, lambda _event: None)
     app.go("migrate")
     await _settle(app, pilot)
     assert isinstance(app.screen, MigrateScreen) and app.state.applied == ["002"]
@@ -51,9 +58,10 @@ def _line(lines: list[str], text: str) -> tuple[str, str]:
 async def test_after_a_good_migration_every_line_is_ticked(make_app: AppFactory, db: TestDatabase) -> None:
     app = make_app(db.url, start="connect")
     async with app.run_test(size=(100, 40)) as pilot:
-        await _migrate_verify_done(app, pilot, db)
+        await _migrate_verify_done(app, pilot, db, backup=True)
         lines = _checklist(app)
         ticks = [line for line in lines if line.startswith(("[x]", "[ ]"))]
+        assert app.state.backup is not None and str(app.state.backup.path) in _line(lines, "Backup created")[1]
         assert ticks == [
             "[x] Backup created before migration",
             "[x] Migration script executed successfully",

@@ -69,7 +69,8 @@ class ProblemBox(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", classes="problem-text")
         with Horizontal(id="problem-actions"):
-            yield Button("", id="problem-action", variant="warning")
+            # Disabled while hidden, so that it never takes the focus (and Enter) from the screen.
+            yield Button("", id="problem-action", variant="warning", disabled=True)
 
     def on_mount(self) -> None:
         self.query_one("#problem-action").display = False
@@ -80,7 +81,7 @@ class ProblemBox(Vertical):
         button = self.query_one("#problem-action", Button)
         if problem is None:
             self.query_one(".problem-text", Static).update("")
-            button.display = False
+            button.display, button.disabled = False, True
             return
         self.query_one(".problem-text", Static).update(
             diagnosis_markup(problem.diagnosis, problem.what) + "\n[dim]F1: troubleshooting[/]"
@@ -88,6 +89,7 @@ class ProblemBox(Vertical):
         action = problem.action
         screen = self.screen
         button.display = bool(action and isinstance(screen, Fixer) and screen.can_fix(action))
+        button.disabled = not button.display
         if action and button.display:
             button.label = action_button_label(action)
         self.call_after_refresh(self.scroll_visible)
