@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,18 @@ def _no_saved_profiles() -> None:
     from wizard.core import paths, profiles
 
     (paths.config_dir() / profiles.INDEX_FILE).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def backups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A backups folder of the test's own, so that what is in it (and listed on screen) is what
+    this test made."""
+    from wizard.core import paths
+
+    folder = tmp_path / "backups"
+    folder.mkdir(mode=0o700)
+    monkeypatch.setattr(paths, "backups_dir", lambda: folder)
+    return folder
 
 
 @pytest.fixture

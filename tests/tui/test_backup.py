@@ -14,7 +14,6 @@ from textual.widgets import Button, Input, RadioButton, RichLog, Static
 from tests.conftest import TestDatabase
 from tests.tui.conftest import AppFactory
 from tests.tui.test_preflight import open_preflight, settle
-from wizard.core import paths
 from wizard.tui.app import WizardApp
 from wizard.tui.messages import BackupStopped, BackupVerified
 from wizard.tui.screens.backup import BackupScreen
@@ -25,15 +24,6 @@ TABLES = (
     "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
 )
-
-
-@pytest.fixture
-def backups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A backups folder of the test's own, so that what is in it is what this test made."""
-    folder = tmp_path / "backups"
-    folder.mkdir(mode=0o700)
-    monkeypatch.setattr(paths, "backups_dir", lambda: folder)
-    return folder
 
 
 async def open_backup(app: WizardApp, pilot: Any) -> BackupScreen:

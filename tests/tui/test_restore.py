@@ -23,15 +23,6 @@ from wizard.tui.screens.rollback import RollbackScreen
 from wizard.tui.screens.verify import VerifyScreen
 
 
-@pytest.fixture
-def backups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A backups folder of the test's own: the list on screen holds what this test made."""
-    folder = tmp_path / "backups"
-    folder.mkdir(mode=0o700)
-    monkeypatch.setattr(paths, "backups_dir", lambda: folder)
-    return folder
-
-
 async def settle(app: WizardApp, pilot: Any) -> None:
     for _ in range(4):
         await app.workers.wait_for_complete()

@@ -10,15 +10,7 @@ from wizard.cli.output import Printer
 from wizard.cli.session import Session, open_session
 from wizard.core.backup import BackupResult, run_backup
 from wizard.core.events import BackupProgress, BackupStarted, Event
-
-
-def _size(count: int) -> str:
-    amount = float(count)
-    for unit in ("bytes", "KB", "MB"):
-        if amount < 1024:
-            return f"{amount:.0f} {unit}" if unit == "bytes" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} GB"
+from wizard.core.sizes import human_size
 
 
 def take_backup(
@@ -35,14 +27,14 @@ def take_backup(
         elif isinstance(event, BackupProgress) and "dumping contents of table" in event.line:
             printer.out(
                 f"  [{event.tables_done}/{event.tables_total}] {event.line.split(': ', 1)[-1]}"
-                f"  ({_size(event.bytes_written)}, {event.elapsed:.1f} s)"
+                f"  ({human_size(event.bytes_written)}, {event.elapsed:.1f} s)"
             )
 
     result = run_backup(session.conn, session.target, show, fmt=fmt, table=table, output=output)
     if not quiet:
         printer.out(
-            f"Backup verified: {len(result.tables)} tables, {_size(result.bytes)} (the database uses"
-            f" {_size(result.database_bytes)} on the server; a dump is usually much smaller)."
+            f"Backup verified: {len(result.tables)} tables, {human_size(result.bytes)} (the database uses"
+            f" {human_size(result.database_bytes)} on the server; a dump is usually much smaller)."
         )
     return result
 

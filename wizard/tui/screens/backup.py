@@ -19,10 +19,11 @@ from wizard.core import paths, pgtools
 from wizard.core.backup import BackupResult, run_backup
 from wizard.core.errors import Cancelled
 from wizard.core.events import BackupProgress, BackupStarted, Event
+from wizard.core.sizes import human_size
 from wizard.tui.messages import BackupStopped, BackupVerified, EngineEvent
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.screens.done import PHRASE
-from wizard.tui.widgets.backup_progress import BackupProgressView, human_size, tool_line
+from wizard.tui.widgets.backup_progress import BackupProgressView, tool_line
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 

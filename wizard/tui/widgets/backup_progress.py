@@ -9,18 +9,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, RichLog, Static
 
 from wizard.core.events import BackupProgress, BackupStarted
+from wizard.core.sizes import human_size
 
 DUMPING = "dumping contents of table"
-
-
-def human_size(count: int) -> str:
-    """1536 -> '1.5 KB': the sizes a user compares (the file, the database)."""
-    amount = float(count)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if amount < 1024 or unit == "GB":
-            return f"{amount:.0f} {unit}" if unit == "bytes" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    raise AssertionError("unreachable")
 
 
 def tool_line(reason: str) -> str:
