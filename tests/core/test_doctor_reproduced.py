@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import TestDatabase
 from tests.core.doctor_servers import Listener, Relay, assert_diagnosed, assert_error, connect_error, free_port
 from tests.debian_pg import DebianPg, start_debian_pg
+from tests.requirements import skip_or_fail
 
 
 def _socket_url(db: TestDatabase, user: str, database: str | None = None) -> str:
@@ -313,13 +314,13 @@ def german_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DebianPg]:
     """Debian's PostgreSQL 15 with its German messages, through a locale built in a private folder."""
     catalog = Path("/usr/share/locale/de/LC_MESSAGES/postgres-15.mo")
     if not catalog.exists() or shutil.which("localedef") is None or not Path("/usr/share/i18n/locales/de_DE").exists():
-        pytest.skip("needs postgresql-15's German catalog and localedef with the de_DE locale source")
+        skip_or_fail("needs postgresql-15's German catalog and the de_DE locale source (apt-get install locales)")
     locales = tmp_path_factory.mktemp("locales")
     built = subprocess.run(
         ["localedef", "-i", "de_DE", "-f", "UTF-8", str(locales / "de_DE.UTF-8")], capture_output=True
     )
     if built.returncode not in (0, 1) or not (locales / "de_DE.UTF-8").exists():  # 1: warnings only
-        pytest.skip(f"localedef failed: {built.stderr.decode().strip()}")
+        skip_or_fail(f"localedef failed: {built.stderr.decode().strip()}")
     for folder in (locales, *locales.parents):
         folder.chmod(folder.stat().st_mode | 0o005)
     with pytest.MonkeyPatch.context() as patch:
