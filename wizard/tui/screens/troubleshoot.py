@@ -58,7 +58,7 @@ class TroubleshootScreen(ModalScreen[str | None]):
     TroubleshootScreen .pane-body { height: 1fr; }
     TroubleshootScreen #latest-actions, TroubleshootScreen #explain-buttons { height: auto; }
     TroubleshootScreen #latest-actions Button, TroubleshootScreen #explain-buttons Button { margin: 1 2 0 0; }
-    TroubleshootScreen #paste { height: 6; }
+    TroubleshootScreen #paste { height: 5; }
     TroubleshootScreen #rules { height: 1fr; min-height: 4; }
     TroubleshootScreen #rule-detail { height: auto; max-height: 50%; }
     TroubleshootScreen #close-row { height: auto; align-horizontal: right; }
@@ -88,7 +88,7 @@ class TroubleshootScreen(ModalScreen[str | None]):
                     yield Static("Paste an error message (passwords are hidden in the answer):", classes="hint")
                     yield TextArea(id="paste", soft_wrap=True, show_line_numbers=False)
                     with Horizontal(id="explain-buttons"):
-                        yield Button("Explain (Ctrl+Enter)", id="explain-now", variant="primary")
+                        yield Button("Explain", id="explain-now", variant="primary")
                     with VerticalScroll(classes="pane-body"):
                         yield Static("", id="answer")
                 with TabPane("All known problems", id=KNOWN):
