@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.local_servers import free_port, self_signed_certificate
 from tests.requirements import skip_or_fail
 
 BIN = Path("/usr/lib/postgresql/15/bin")
@@ -96,12 +96,6 @@ def _as_postgres(cwd: Path, *args: str, check: bool = True) -> subprocess.Comple
     return result
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _cluster_folder(base_dir: Path) -> Path:
     base_dir.mkdir(parents=True, exist_ok=True)
     if len(str(base_dir.resolve())) + len("/pg15") > _SOCKET_FOLDER_MAX:
@@ -130,7 +124,7 @@ def start_debian_pg(base_dir: Path) -> DebianPg:
     if os.geteuid() != 0 or shutil.which("runuser") is None or shutil.which("openssl") is None:
         skip_or_fail("starting Debian's PostgreSQL 15 as the postgres user needs root, runuser and openssl")
     folder = _cluster_folder(base_dir)
-    server = DebianPg(folder, _free_port())
+    server = DebianPg(folder, free_port())
     pwfile = folder / "pwfile"
     _write_owned(pwfile, PASSWORD + "\n")
     _as_postgres(
@@ -149,25 +143,7 @@ def start_debian_pg(base_dir: Path) -> DebianPg:
     )
     pwfile.unlink()
     key, crt = server.data / "server.key", server.data / "server.crt"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-new",
-            "-x509",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(crt),
-        ],
-        capture_output=True,
-        check=True,
-    )
+    self_signed_certificate(key, crt)
     for path in (key, crt):
         path.chmod(0o600)
         shutil.chown(path, "postgres", "postgres")
@@ -190,7 +166,7 @@ def start_debian_pg(base_dir: Path) -> DebianPg:
         if "could not bind" not in log or attempt == 2:
             raise RuntimeError(f"pg_ctl start failed:\n{started.stdout}{started.stderr}\n{server.log}:\n{log}")
         # Another process took the free port between the probe and the start: take a new one.
-        server.port = _free_port()
+        server.port = free_port()
         with (server.data / "postgresql.conf").open("a") as conf:
             conf.write(f"port = {server.port}\n")
     raise AssertionError("unreachable")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.local_servers import free_port, self_signed_certificate
 from tests.requirements import skip_or_fail
 
 if TYPE_CHECKING:
@@ -32,12 +33,6 @@ class TlsFront:
         return f"postgresql://postgres:{PASSWORD}@127.0.0.1:{self.port}/{dbname}?sslmode={sslmode}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def tls_front(pg_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsFront]:
     binary = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
@@ -49,26 +44,8 @@ def tls_front(pg_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactor
         if parent == Path("/"):
             break
         parent.chmod(parent.stat().st_mode | 0o011)
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-new",
-            "-x509",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(folder / "front.key"),
-            "-out",
-            str(folder / "front.crt"),
-        ],
-        capture_output=True,
-        check=True,
-    )
-    port = _free_port()
+    self_signed_certificate(folder / "front.key", folder / "front.crt")
+    port = free_port()
     (folder / "userlist.txt").write_text(f'"postgres" "{PASSWORD}"\n')
     (folder / "pgbouncer.ini").write_text(
         "[databases]\n"

@@ -29,6 +29,8 @@ def test_restore_after_phase_2_leaves_the_pre_phase_2_schema_and_data(db: TestDa
     db.execute("UPDATE users SET display_name = 'changed after the backup'; DELETE FROM sessions")
     refused = run("restore", str(backup), "--database-url", db.url)
     assert refused.code == 2 and "table public.image_analyses" in refused.out  # listed before anything is dropped
+    gone = refused.out.split("Not in the backup, so gone after the restore: ", 1)[1].splitlines()[0]
+    assert "table public.image_analyses" in gone and "public.attachments" not in gone  # what will not come back
     assert db.scalar("SELECT to_regclass('public.image_analyses')") is not None
     done = run("restore", str(backup), "--yes", "--database-url", db.url)
     assert done.code == 0, done.text

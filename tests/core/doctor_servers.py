@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.local_servers import free_port
 from tests.requirements import skip_or_fail
 from wizard.core.doctor import diagnose
 
@@ -43,12 +44,6 @@ def assert_error(rule_id: str, exc: BaseException, *, how: str = "") -> None:
     """The rule for a caught exception, from its text and SQLSTATE alone (as the wizard sees it)."""
     sqlstate = getattr(exc, "sqlstate", None)
     assert_diagnosed(rule_id, str(exc), sqlstate if isinstance(sqlstate, str) else None, how=how)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -10,7 +10,7 @@ from wizard.cli.output import Printer
 from wizard.cli.session import Session, open_session
 from wizard.core.backup import BackupResult, run_backup
 from wizard.core.events import BackupProgress, BackupStarted, Event
-from wizard.core.sizes import human_size
+from wizard.core.units import human_size
 
 
 def take_backup(

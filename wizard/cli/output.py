@@ -21,6 +21,7 @@ from wizard.core.events import (
     StatementStarted,
     WaitingForOtherRun,
 )
+from wizard.core.units import human_duration
 
 
 def _supports_unicode(stream: TextIO) -> bool:
@@ -49,10 +50,6 @@ class Printer:
 def one_line(sql: str, width: int = 72) -> str:
     text = re.sub(r"\s+", " ", sql).strip()
     return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def duration(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def table(rows: Sequence[dict[str, Any]], indent: str = "      ") -> list[str]:
@@ -89,9 +86,8 @@ class EventPrinter:
             case StatementStarted():
                 pass
             case StatementFinished(index=i, total=total, sql=sql, line=line, status=status, duration=took):
-                p.out(
-                    f"  {p.ok_mark} [{i:>2}/{total}] line {line:<3} {one_line(sql, 60)}  -> {status} ({duration(took)})"
-                )
+                took_text = human_duration(took)
+                p.out(f"  {p.ok_mark} [{i:>2}/{total}] line {line:<3} {one_line(sql, 60)}  -> {status} ({took_text})")
                 for notice in event.notices:
                     p.out(f"         {notice}")
             case StatementSkipped(index=i, total=total, sql=sql, reason=reason):
@@ -106,13 +102,13 @@ class EventPrinter:
             case BaselineRecorded(version=v, name=n):
                 p.out(f"  recorded {v}_{n} as the baseline: the application's tables were already there")
             case MigrationApplied(version=v, name=n, duration=took, preexisting=pre):
-                p.out(f"Applied {v}_{n} in {duration(took)}; recorded in the ledger.")
+                p.out(f"Applied {v}_{n} in {human_duration(took)}; recorded in the ledger.")
                 if pre:
                     p.out("  Already present before, left as they were: " + ", ".join(object_label(k) for k in pre))
             case AlreadyApplied(version=v, name=n):
                 p.out(f"{v}_{n} is already applied (another run finished it): nothing to do.")
             case MigrationRolledBack(version=v, name=n, duration=took, kept=kept):
-                p.out(f"Rolled back {v}_{n} in {duration(took)}; removed from the ledger.")
+                p.out(f"Rolled back {v}_{n} in {human_duration(took)}; removed from the ledger.")
                 if kept:
                     p.out("  Kept, because they existed before it: " + ", ".join(object_label(k) for k in kept))
 

@@ -11,12 +11,13 @@ import argparse
 import json
 
 from wizard.cli.commands import print_verify
-from wizard.cli.output import EventPrinter, Printer, duration, one_line
+from wizard.cli.output import EventPrinter, Printer, one_line
 from wizard.cli.session import open_session
 from wizard.core.errors import WizardError
 from wizard.core.events import BackupProgress, BackupStarted, Event, RehearsalStep, RehearsalWarning
 from wizard.core.rehearse import Rehearsal, rehearse, stopped
 from wizard.core.runner import RunOptions
+from wizard.core.units import human_duration
 
 
 class _Progress:
@@ -78,7 +79,7 @@ def _summary(printer: Printer, result: Rehearsal, applied: list[str]) -> None:
         )
     if result.ok:
         waits = f"{result.lock_waits} lock wait{'s' if result.lock_waits != 1 else ''}"
-        took = duration(result.seconds or 0.0)
+        took = human_duration(result.seconds or 0.0)
         printer.out(
             f"Rehearsal passed: {', '.join(applied)} applied in {took} on the copy (PostgreSQL"
             f" {result.server_version}), {waits}; your database was not changed."

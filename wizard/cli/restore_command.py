@@ -23,11 +23,13 @@ def cmd_restore(args: argparse.Namespace, printer: Printer) -> int:
             printer.out("Before loading it, the restore removes:")
             for item in found.drops:
                 printer.out(f"  - {item}")
+        if found.whole and found.gone:
+            printer.out("Not in the backup, so gone after the restore: " + "; ".join(found.gone) + ".")
         printer.out("It runs in one transaction: if anything fails, nothing changes.")
         expected = "practice" if session.target.practice else session.target.database
         confirm(session, f"Everything above in {session.target.describe()} is replaced.", expected=expected)
         counts = restore.run_restore(session.conn, found)
-        mismatched = [t for t, (want, have) in counts.items() if want != have]
+        mismatched = restore.mismatched(counts)
         for line in table([{"table": t, "backup": w, "now": h} for t, (w, h) in sorted(counts.items())], indent="  "):
             printer.out(line)
         printer.out("For information, verify now says (a backup from before Phase 2 does not pass it, by design):")

@@ -143,8 +143,7 @@ def _run(
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     done = 0
-    watcher = threading.Thread(target=_stop_on_cancel, args=(process, cancel), daemon=True)
-    watcher.start()
+    pgtools.stop_on_cancel(process, cancel)
     assert process.stderr is not None
     for raw in process.stderr:
         line = raw.rstrip()
@@ -166,13 +165,6 @@ def _run(
             diagnosis=found if found.matched else None,
         )
     return lines
-
-
-def _stop_on_cancel(process: subprocess.Popen[str], cancel: threading.Event) -> None:
-    while process.poll() is None:
-        if cancel.wait(0.2):
-            process.terminate()
-            return
 
 
 def _verify(choice: pgtools.ToolChoice, path: Path, fmt: str, expected: list[str], lines: list[str]) -> None:

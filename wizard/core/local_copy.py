@@ -17,13 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import psutil
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from wizard.core import paths, pgtools, practice
-from wizard.core.backup import _stop_on_cancel
 from wizard.core.connection import Target, parse_url
 from wizard.core.doctor import Diagnosis, diagnose
 from wizard.core.errors import Cancelled, InputError, WizardError
@@ -156,7 +155,7 @@ class LocalCopy:
         process = subprocess.Popen(
             [*args, str(archive)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
-        threading.Thread(target=_stop_on_cancel, args=(process, cancel), daemon=True).start()
+        pgtools.stop_on_cancel(process, cancel)
         assert process.stderr is not None
         lines = [line.rstrip() for line in process.stderr]
         code = process.wait()
@@ -177,7 +176,7 @@ class LocalCopy:
         sockets: Path | None = None
         if self.server is not None:
             with contextlib.suppress(Exception):
-                sockets = Path(parse_qs(urlsplit(self.server.get_uri()).query)["host"][0])
+                sockets = Path(str(conninfo_to_dict(self.server.get_uri())["host"]))
             with contextlib.suppress(Exception):
                 self.server.cleanup()  # cleanup_mode="delete": stops it and deletes its data folder
             self.server = None

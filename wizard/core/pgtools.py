@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,6 +116,18 @@ def choose(name: str, server_major: int, *, prefer_bundled: bool = False) -> Too
         + (f" (the newest found is {newest})." if newest else "."),
         fix=(f"Install PostgreSQL {server_major} client tools, or update migration-wizard.",),
     )
+
+
+def stop_on_cancel(process: subprocess.Popen[str], cancel: threading.Event) -> None:
+    """Terminate the running tool as soon as `cancel` is set (watched from a daemon thread)."""
+
+    def watch() -> None:
+        while process.poll() is None:
+            if cancel.wait(0.2):
+                process.terminate()
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def newest(name: str) -> PgTool:

@@ -58,6 +58,12 @@ class RestorePlan:
     whole: bool
     drops: tuple[str, ...]  # what will be removed before the backup is loaded, in words
     statements: tuple[str, ...]  # the SQL that removes them
+    gone: tuple[str, ...] = ()  # of the drops, what the backup does not bring back (the migration's table)
+
+
+def mismatched(counts: dict[str, tuple[int, int]]) -> list[str]:
+    """The tables whose rows now differ from the backup's, from run_restore's counts."""
+    return [table for table, (wanted, now) in sorted(counts.items()) if wanted != now]
 
 
 def read_backup(path: Path) -> Backup:
@@ -159,14 +165,20 @@ def plan(conn: psycopg.Connection[Any], backup: Backup, migrations: list[Migrati
     whole = len(backup.rows) > 1 or existing <= set(backup.rows)
     drops: list[str] = []
     statements: list[str] = []
+    gone: list[str] = []
     if whole:
+        schemas_kept = {s.strip('"') for s in backup.schemas}
         for schema in _user_schemas(conn):
             if schema == "public":
                 for kind, name in _objects_in(conn, schema):
                     drops.append(f"{kind.lower()} {name}")
                     statements.append(f"DROP {kind} IF EXISTS {name} CASCADE")
+                    if kind == "TABLE" and name.replace('"', "") not in backup.rows:
+                        gone.append(drops[-1])
             else:
                 drops.append(f"schema {schema} and everything in it")
+                if schema not in schemas_kept:
+                    gone.append(drops[-1])
                 statements.append(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)).as_string()
                 )
@@ -185,7 +197,7 @@ def plan(conn: psycopg.Connection[Any], backup: Backup, migrations: list[Migrati
                     .format(sql.SQL(ledger.TABLE), sql.Literal(migration.version))
                     .as_string()
                 )
-    return RestorePlan(backup, whole, tuple(drops), tuple(statements))
+    return RestorePlan(backup, whole, tuple(drops), tuple(statements), tuple(gone if whole else drops))
 
 
 def catalog_tables(conn: psycopg.Connection[Any]) -> list[str]:

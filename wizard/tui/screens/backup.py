@@ -19,7 +19,7 @@ from wizard.core import paths, pgtools
 from wizard.core.backup import BackupResult, run_backup
 from wizard.core.errors import Cancelled
 from wizard.core.events import BackupProgress, BackupStarted, Event
-from wizard.core.sizes import human_size
+from wizard.core.units import human_size
 from wizard.tui.messages import BackupStopped, BackupVerified, EngineEvent
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.screens.done import PHRASE

@@ -25,6 +25,7 @@ from wizard.core import events as ev
 from wizard.core.errors import Cancelled, WizardError
 from wizard.core.rehearse import Rehearsal, rehearse
 from wizard.core.runner import RunOptions
+from wizard.core.units import human_duration
 from wizard.tui.messages import EngineEvent
 from wizard.tui.problems import Problem
 from wizard.tui.screens.base import FlowScreen
@@ -61,9 +62,7 @@ def outcome_markup(result: Rehearsal) -> str:
     if not result.pending:
         return "[b green]Nothing to rehearse:[/] every migration is already applied."
     lines: list[str] = []
-    took = ""
-    if result.seconds is not None:
-        took = f" in {result.seconds * 1000:.0f} ms" if result.seconds < 1 else f" in {result.seconds:.1f} s"
+    took = f" in {human_duration(result.seconds)}" if result.seconds is not None else ""
     waits = (
         f"{result.lock_waits} lock wait{'s' if result.lock_waits != 1 else ''} ({result.lock_wait_seconds:.1f} s)"
         if result.lock_waits

@@ -39,19 +39,6 @@ BEFORE_PHASE_2 = (
 )
 
 
-def gone_afterwards(plan: RestorePlan) -> list[str]:
-    """What the restore removes that the backup does not bring back (the migration's table, say)."""
-    if not plan.whole:
-        return list(plan.drops)
-    gone: list[str] = []
-    for item in plan.drops:
-        kind, _, name = item.partition(" ")
-        brought_back = {"table": plan.backup.rows, "schema": plan.backup.schemas}.get(kind)
-        if brought_back is not None and name.split(" ")[0] not in brought_back:
-            gone.append(item)
-    return gone
-
-
 def summary(plan: RestorePlan, database: str) -> str:
     """What the file is, what will be overwritten, and what is removed first (markup)."""
     backup = plan.backup
@@ -78,9 +65,8 @@ def summary(plan: RestorePlan, database: str) -> str:
             + escape("; ".join(plan.drops))
             + "."
         )
-    gone = gone_afterwards(plan) if plan.whole else []
-    if gone:
-        lines.append(f"[b red]Not in the backup, so gone after the restore:[/] {escape('; '.join(gone))}.")
+    if plan.whole and plan.gone:
+        lines.append(f"[b red]Not in the backup, so gone after the restore:[/] {escape('; '.join(plan.gone))}.")
     lines.append("It runs in one transaction: if anything fails, nothing changes.")
     return "\n".join(lines)
 
@@ -284,7 +270,7 @@ class RestoreScreen(FlowScreen):
                     )
                 )
                 counts = restore.run_restore(conn, plan)
-                differ = [t for t, (wanted, now) in counts.items() if wanted != now]
+                differ = restore.mismatched(counts)
                 record.outcome = f"restored from {path}" + (
                     f"; rows differ for {', '.join(differ)}" if differ else ": the database matches the backup"
                 )
@@ -318,7 +304,7 @@ class RestoreScreen(FlowScreen):
         self.query_one("#run").display = False
         for before in ("#summary", "#contents"):  # they spoke of what was about to happen
             self.query_one(before).display = False
-        differ = [t for t, (wanted, now) in message.counts.items() if wanted != now]
+        differ = restore.mismatched(message.counts)
         if differ:
             head = f"[b red]The database does not match the backup for: {escape(', '.join(differ))}.[/]"
         else:

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from wizard.core.sizes import human_size
+from wizard.core.units import human_size
 
 
 def backup_files(folder: Path) -> list[Path]:

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, RichLog, Static
 
 from wizard.core.events import BackupProgress, BackupStarted
-from wizard.core.sizes import human_size
+from wizard.core.units import human_size
 
 DUMPING = "dumping contents of table"
 

@@ -1,4 +1,4 @@
-"""Sizes in the words a user compares them in (the backup file, the database)."""
+"""Sizes and durations in the words a user reads them in (the backup file, a migration's time)."""
 
 from __future__ import annotations
 
@@ -11,3 +11,8 @@ def human_size(count: int) -> str:
             return f"{amount:.0f} {unit}" if unit == "bytes" else f"{amount:.1f} {unit}"
         amount /= 1024
     raise AssertionError("unreachable")
+
+
+def human_duration(seconds: float) -> str:
+    """0.042 -> '42 ms', 3.21 -> '3.2 s'."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
