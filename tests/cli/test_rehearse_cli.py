@@ -126,8 +126,8 @@ def test_a_plain_or_missing_backup_is_refused_before_anything_starts(db: TestDat
     result = run("rehearse", "--backup", plain, "--database-url", db.url)
     assert result.code == 3 and "is a plain SQL backup" in result.err and "migration-wizard backup" in result.err
     missing = run("rehearse", "--backup", str(tmp_path / "nope.dump"), "--json", "--database-url", db.url)
-    assert missing.code == 3 and "There is no backup at" in missing.err
-    assert json.loads(missing.out)["error"]["message"].startswith("There is no backup at")
+    assert missing.code == 3 and "There is no backup file at" in missing.err
+    assert json.loads(missing.out)["error"]["message"].startswith("There is no backup file at")
     assert_no_copy_left()
 
 

@@ -107,7 +107,8 @@ async def test_restore_from_the_start_screen_brings_back_the_database_before_pha
         gone = said.split(_flat("Not in the backup, so gone after the restore:"))[1]
         assert "tablepublic.image_analyses" in gone and "public.attachments" not in gone
         contents = _text(app, "#contents")
-        assert "public.attachments" in contents and "120" in contents
+        assert "public.attachments" in contents and "public.users" in contents
+        assert _flat("Read with pg_restore") in said and _flat("reads this archive (made by pg_dump") in said
         assert f"type {db.name} below" in _text(app, "#confirm-hint")
         run = screen.query_one("#run", Button)
         await _confirm(app, pilot, "wrong_name")
@@ -122,6 +123,7 @@ async def test_restore_from_the_start_screen_brings_back_the_database_before_pha
         outcome = _text(app, "#outcome")
         assert "Restored: the database now matches the backup" in outcome and "DIFFERS" not in outcome
         assert "public.users" in outcome and "Report:" in outcome
+        assert "120" in outcome  # attachments' rows in the backup, counted while they were loaded
         assert "checks failed" in _text(app, "#verify-summary")
         assert _flat(BEFORE_PHASE_2) in _flat(_text(app, "#verify-summary"))
         assert not screen.query_one("#run").display and not app.busy

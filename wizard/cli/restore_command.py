@@ -15,10 +15,14 @@ def cmd_restore(args: argparse.Namespace, printer: Printer) -> int:
     session = open_session(args, printer)
     try:
         found = restore.plan(session.conn, backup, session.migrations)
-        kind = "the whole database" if found.whole else f"only {', '.join(backup.tables)}"
-        printer.out(f"The backup {backup.path} holds {kind}:")
-        for line in table([{"table": t, "rows": n} for t, n in sorted(backup.rows.items())], indent="  "):
-            printer.out(line)
+        count = len(backup.tables)
+        kind = (
+            f"the whole database, {count} table{'s' if count != 1 else ''}: {', '.join(backup.tables)}"
+            if found.whole
+            else f"only {', '.join(backup.tables)} (a single-table backup)"
+        )
+        printer.out(f"The backup {backup.path} holds {kind}.")
+        printer.out(found.how)
         if found.drops:
             printer.out("Before loading it, the restore removes:")
             for item in found.drops:
@@ -28,9 +32,12 @@ def cmd_restore(args: argparse.Namespace, printer: Printer) -> int:
         printer.out("It runs in one transaction: if anything fails, nothing changes.")
         expected = "practice" if session.target.practice else session.target.database
         confirm(session, f"Everything above in {session.target.describe()} is replaced.", expected=expected)
-        counts = restore.run_restore(session.conn, found)
-        mismatched = restore.mismatched(counts)
-        for line in table([{"table": t, "backup": w, "now": h} for t, (w, h) in sorted(counts.items())], indent="  "):
+        result = restore.run_restore(session.conn, found)
+        mismatched = result.mismatched
+        if result.left_out:
+            printer.out(result.left_out_note)
+        rows = [{"table": t, "backup": w, "now": h} for t, (w, h) in sorted(result.counts.items())]
+        for line in table(rows, indent="  "):
             printer.out(line)
         printer.out("For information, verify now says (a backup from before Phase 2 does not pass it, by design):")
         print_verify(printer, verify.run_verify(session.conn, session.migrations))

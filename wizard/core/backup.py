@@ -2,7 +2,8 @@
 
 Verified means: pg_dump exited 0, the file is complete (pg_restore --list reads a custom
 archive; a plain dump ends with pg_dump's completion line), and every table of the
-database (or the one asked for) is in it. A failed or cancelled backup leaves no file.
+database (or the one asked for) is in it (dumpfile.py reads it without loading it).
+A failed or cancelled backup leaves no file.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from wizard.core import paths, pgtools
+from wizard.core import dumpfile, paths, pgtools
 from wizard.core.connection import Target
 from wizard.core.doctor import diagnose
 from wizard.core.errors import Cancelled, WizardError
@@ -27,7 +28,6 @@ from wizard.core.events import BackupProgress, BackupStarted, Emit
 
 FORMATS = ("custom", "plain")
 _DUMPING = re.compile(r"dumping contents of table \"?([\w.]+)\"?")
-_PLAIN_DONE = "-- PostgreSQL database dump complete"
 AGAIN = (
     "Run the backup again. If it fails the same way, check the free space where backups are written,"
     " or choose another folder (--output)."
@@ -128,8 +128,8 @@ def run_backup(
     os.close(fd)
     try:
         with pgtools.connection_env(target, choice) as env:
-            lines = _run(args, env, path, len(expected), emit, cancel or threading.Event())
-        _verify(choice, path, fmt, expected, lines)
+            _run(args, env, path, len(expected), emit, cancel or threading.Event())
+        _verify(path, expected)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -167,21 +167,14 @@ def _run(
     return lines
 
 
-def _verify(choice: pgtools.ToolChoice, path: Path, fmt: str, expected: list[str], lines: list[str]) -> None:
-    if fmt == "custom":
-        restore = choice.tool.path.with_name(choice.tool.path.name.replace("pg_dump", "pg_restore"))
-        listed = subprocess.run([str(restore), "--list", str(path)], capture_output=True, text=True)
-        if listed.returncode != 0:
-            raise BackupFailed(
-                "The backup file is not complete: pg_restore cannot read it.", detail=listed.stderr, fix=(AGAIN,)
-            )
-        present = {f"{m.group(1)}.{m.group(2)}" for m in re.finditer(r"TABLE DATA (\S+) (\S+) ", listed.stdout)}
-    else:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if _PLAIN_DONE not in text[-4096:]:
-            raise BackupFailed("The backup file is not complete: it lacks pg_dump's completion line.", fix=(AGAIN,))
-        present = {f"{m.group(1)}.{m.group(2)}" for m in re.finditer(r"^COPY (\S+)\.(\S+) ", text, re.MULTILINE)}
-    missing = [t for t in expected if t not in {p.replace('"', "") for p in present}]
+def _verify(path: Path, expected: list[str]) -> None:
+    try:
+        dump = dumpfile.read(path)
+    except WizardError as error:
+        raise BackupFailed(f"The backup file is not complete: {error}", fix=(AGAIN,)) from None
+    if not dump.complete:
+        raise BackupFailed("The backup file is not complete: it lacks pg_dump's completion line.", fix=(AGAIN,))
+    missing = [t for t in expected if t not in dump.tables]
     if missing:
         raise BackupFailed(
             f"The backup is missing tables: {', '.join(missing)}.",

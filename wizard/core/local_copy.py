@@ -22,7 +22,7 @@ import psutil
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from wizard.core import paths, pgtools, practice
+from wizard.core import dumpfile, paths, pgtools, practice
 from wizard.core.connection import Target, parse_url
 from wizard.core.doctor import Diagnosis, diagnose
 from wizard.core.errors import Cancelled, InputError, WizardError
@@ -44,7 +44,6 @@ _MISSING_EXTENSION = (
 _MISSING_ROLE = re.compile(r'role "([^"]+)" does not exist')
 # pg_restore 18 sets this PostgreSQL 17 parameter on every server: an older one refuses it, harmlessly.
 _HARMLESS = re.compile(r'unrecognized configuration parameter "transaction_timeout"')
-_ARCHIVE_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (\S+) (\S+) ", re.MULTILINE)
 
 
 class RehearsalFailed(WizardError):
@@ -65,8 +64,10 @@ class RehearsalFailed(WizardError):
         self.warnings = warnings
 
 
-def local_major(server_major: int) -> int:
-    """The smallest embedded PostgreSQL that can restore a backup of this server (same or newer)."""
+def local_major(server_major: int, reader: pgtools.ToolChoice | None = None) -> int:
+    """The smallest embedded PostgreSQL that can restore a backup of this server (same or newer),
+    and at least as new as the pg_restore that reads it, where one is: a newer pg_restore sends
+    settings an older server lacks (18's transaction_timeout, which 16 refuses)."""
     available = practice.embedded_versions()
     fitting = [v for v in available if v >= server_major]
     if not fitting:
@@ -80,21 +81,15 @@ def local_major(server_major: int) -> int:
                 WITHOUT_REHEARSAL,
             ),
         )
+    if reader is not None:
+        return min([v for v in fitting if v >= reader.tool.major] or fitting)
     return min(fitting)
 
 
-def read_archive(path: Path) -> frozenset[str]:
-    """The tables (schema.table) an archive made by pg_dump holds, or InputError for anything else."""
-    if not path.exists():
-        raise InputError(
-            f"There is no backup at {path}.",
-            fix=(f"Check the path: the wizard keeps its own backups in {paths.backups_dir()}.",),
-        )
-    tool = pgtools.newest("pg_restore")  # an archive needs a pg_restore at least as new as its pg_dump
-    listed = subprocess.run([str(tool.path), "--list", str(path)], capture_output=True, text=True)
-    if listed.returncode == 0:
-        return frozenset(f"{m.group(1)}.{m.group(2)}" for m in _ARCHIVE_TABLE.finditer(listed.stdout))
-    if path.is_file() and b"PostgreSQL database dump" in path.read_bytes()[:400]:
+def read_archive(path: Path) -> dumpfile.DumpFile:
+    """What an archive made by pg_dump holds, or InputError for anything else (a plain SQL file too)."""
+    dump = dumpfile.read(path)
+    if dump.format == "plain":
         raise InputError(
             f"{path} is a plain SQL backup: a rehearsal restores an archive (a .dump file), which lets it"
             " leave out the owners and privileges that only your server knows.",
@@ -103,11 +98,7 @@ def read_archive(path: Path) -> frozenset[str]:
                 " `migration-wizard rehearse` without --backup: it takes a fresh one and deletes it afterwards.",
             ),
         )
-    why = (listed.stderr.strip().splitlines() or ["pg_restore cannot read it"])[-1]
-    raise InputError(
-        f"{path} is not a readable backup: {why}",
-        fix=("Choose a file made by pg_dump -Fc or `migration-wizard backup` (a cut-off copy cannot be read).",),
-    )
+    return dump
 
 
 class LocalCopy:
@@ -147,9 +138,12 @@ class LocalCopy:
             ) from None
         return parse_url(self.server.get_uri(DATABASE))
 
-    def restore(self, archive: Path, target: Target, cancel: threading.Event) -> list[RehearsalWarning]:
-        """pg_restore the archive into the copy; what it could not restore, as warnings."""
-        tool = pgtools.newest("pg_restore")
+    def restore(
+        self, archive: Path, target: Target, cancel: threading.Event, reader: pgtools.ToolChoice | None = None
+    ) -> list[RehearsalWarning]:
+        """pg_restore the archive into the copy; what it could not restore, as warnings. `reader`:
+        the pg_restore to use (local_major chose the copy's version for it); the newest otherwise."""
+        tool = reader.tool if reader is not None else pgtools.newest("pg_restore")
         args = [str(tool.path), "--no-owner", "--no-privileges", "--verbose", "--dbname", target.database]
         env = pgtools.tool_env(target, plain=True)
         process = subprocess.Popen(

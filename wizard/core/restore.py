@@ -1,8 +1,9 @@
 """Putting a database back to exactly what a backup holds, in one transaction.
 
 The backup is turned into SQL (pg_restore -f - for a custom archive: no connection
-needed) and run through psycopg, so it works wherever the wizard connects (TLS
-included) without psql, and atomically: if anything fails, nothing changed. A
+needed) and run through psycopg as it is read, never held whole in memory, so it works
+wherever the wizard connects (TLS included) without psql, and atomically: if anything
+fails, nothing changed. Settings the server does not have (a newer pg_dump's) are left out. A
 whole-database backup replaces every object of the database's schemas, which also
 removes what was created after the backup (e.g. the migration's table). A backup of a
 single table restores that table's rows and removes only the migrations' objects.
@@ -11,7 +12,7 @@ single table restores that table's rows and removes only the migrations' objects
 from __future__ import annotations
 
 import re
-import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,45 +21,69 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from wizard.core import catalog, ledger, paths, pgtools
+from wizard.core import catalog, dumpfile, ledger, pgtools
 from wizard.core.describe import describe
 from wizard.core.doctor import diagnose
-from wizard.core.errors import InputError, WizardError
+from wizard.core.dumpfile import DumpFile
+from wizard.core.errors import Cancelled, WizardError
 from wizard.core.migrations import Migration
 
-_COPY = re.compile(r"^COPY (\S+?)\.(\S+?) .*FROM stdin;?$")
-_SCHEMA = re.compile(r"^CREATE SCHEMA (\S+);$", re.MULTILINE)
+_SET = re.compile(rb"^SET ([A-Za-z_][A-Za-z0-9_.]*) = .*;\r?\n?$")
+_SET_CONFIG = re.compile(rb"^SELECT pg_catalog\.set_config\('([A-Za-z_][A-Za-z0-9_.]*)',")
+_ENCODING = re.compile(rb"^SET client_encoding = '([^']+)';")
+_END_OF_COPY = (b"\\.\n", b"\\.\r\n", b"\\.")
+# pg_dump writes a comment before every object: a statement boundary, where a long run of SQL
+# can be sent without waiting for the next COPY (so no part of a file is held whole).
+_OBJECT_HEADER = re.compile(rb"^-- (?:Data for )?Name: .*; Type: ")
+_SQL_BATCH = 256 * 1024
+# COPY data goes to the server in blocks this large: one call per row costs ~3x the time.
+_COPY_BATCH = 1024 * 1024
+# The wizard keeps its own lock_timeout during a restore (a busy table stops it with the
+# reason instead of a wait without end); the dump's `SET lock_timeout = 0` would undo it.
+_OVERRIDDEN = frozenset({"lock_timeout"})
 
 
 class RestoreFailed(WizardError):
     title = "Restore failed"
 
 
-@dataclass(frozen=True)
-class Chunk:
-    sql: str
-    copy_rows: tuple[str, ...] | None = None  # for COPY ... FROM stdin: its data lines
-
-
-@dataclass(frozen=True)
-class Backup:
-    path: Path
-    script: str
-    rows: dict[str, int]  # schema.table -> rows in the backup
-    schemas: tuple[str, ...]
-
-    @property
-    def tables(self) -> list[str]:
-        return sorted(self.rows)
+Backup = DumpFile  # what a restore reads: a pg_dump file, described without loading it
 
 
 @dataclass(frozen=True)
 class RestorePlan:
-    backup: Backup
+    backup: DumpFile
     whole: bool
     drops: tuple[str, ...]  # what will be removed before the backup is loaded, in words
     statements: tuple[str, ...]  # the SQL that removes them
     gone: tuple[str, ...] = ()  # of the drops, what the backup does not bring back (the migration's table)
+    reader: pgtools.ToolChoice | None = None  # the pg_restore that turns an archive into SQL
+    server_major: int = 0
+
+    @property
+    def how(self) -> str:
+        """Which tool reads the file and why, in words."""
+        if self.reader is None:
+            return "The wizard runs this SQL file over its own connection (no psql needed)."
+        return f"Read with {self.reader.reason}; the wizard runs its SQL over its own connection."
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    counts: dict[str, tuple[int, int]]  # schema.table -> (rows in the backup, rows now)
+    left_out: tuple[str, ...]  # settings in the file that this server does not have, not sent
+    server_major: int
+
+    @property
+    def mismatched(self) -> list[str]:
+        return mismatched(self.counts)
+
+    @property
+    def left_out_note(self) -> str:
+        if not self.left_out:
+            return ""
+        names = ", ".join(self.left_out)
+        return f"Left out {names}: PostgreSQL {self.server_major} does not have this setting (a newer tool wrote it)."
 
 
 def mismatched(counts: dict[str, tuple[int, int]]) -> list[str]:
@@ -66,60 +91,8 @@ def mismatched(counts: dict[str, tuple[int, int]]) -> list[str]:
     return [table for table, (wanted, now) in sorted(counts.items()) if wanted != now]
 
 
-def read_backup(path: Path) -> Backup:
-    if not path.is_file():
-        raise InputError(
-            f"There is no backup file at {path}.",
-            fix=(f"Check the path: the wizard keeps its own backups in {paths.backups_dir()}.",),
-        )
-    head = path.read_bytes()[:5]
-    if head == b"PGDMP":
-        restore = pgtools.newest("pg_restore")  # an archive needs a pg_restore at least as new as its pg_dump
-        done = subprocess.run([str(restore.path), "-f", "-", str(path)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise InputError(
-                f"{path} is not a readable backup: {done.stderr.strip().splitlines()[-1]}",
-                fix=("Choose a file made by pg_dump (the wizard's backups end in .dump or .sql); a cut-off copy"
-                     " cannot be read: take a new backup.",),
-            )  # fmt: skip
-        script = done.stdout
-    else:
-        script = path.read_text(encoding="utf-8", errors="replace")
-        if "PostgreSQL database dump" not in script[:400]:
-            raise InputError(
-                f"{path} does not look like a pg_dump backup.",
-                fix=("Choose a file made by pg_dump: a custom archive (.dump) or a plain SQL dump (.sql).",),
-            )
-    rows: dict[str, int] = {}
-    for chunk in chunks(script):
-        if chunk.copy_rows is not None:
-            match = _COPY.match(chunk.sql)
-            if match:
-                rows[f"{match.group(1)}.{match.group(2)}".replace('"', "")] = len(chunk.copy_rows)
-    return Backup(path, script, rows, tuple(_SCHEMA.findall(script)))
-
-
-def chunks(script: str) -> Iterator[Chunk]:
-    """The script as SQL pieces and COPY blocks; psql's own backslash commands are left out."""
-    buffer: list[str] = []
-    lines = iter(script.splitlines())
-    for line in lines:
-        if _COPY.match(line):
-            if buffer:
-                yield Chunk("\n".join(buffer))
-                buffer = []
-            data: list[str] = []
-            for row in lines:
-                if row == "\\.":
-                    break
-                data.append(row)
-            yield Chunk(line.rstrip(";"), tuple(data))
-        elif line.startswith("\\"):
-            continue  # \restrict, \unrestrict, \connect: psql's, not SQL
-        else:
-            buffer.append(line)
-    if buffer:
-        yield Chunk("\n".join(buffer))
+def read_backup(path: Path) -> DumpFile:
+    return dumpfile.read(path)
 
 
 def _user_schemas(conn: psycopg.Connection[Any]) -> list[str]:
@@ -159,10 +132,12 @@ def _objects_in(conn: psycopg.Connection[Any], schema: str) -> list[tuple[str, s
     return [(str(kind), str(name)) for kind, name in rows if kind]
 
 
-def plan(conn: psycopg.Connection[Any], backup: Backup, migrations: list[Migration]) -> RestorePlan:
+def plan(conn: psycopg.Connection[Any], backup: DumpFile, migrations: list[Migration]) -> RestorePlan:
     """What the restore will remove first, read without changing anything."""
     existing = set(catalog_tables(conn))
-    whole = len(backup.rows) > 1 or existing <= set(backup.rows)
+    whole = len(backup.tables) > 1 or existing <= set(backup.tables)
+    server_major = conn.info.server_version // 10000
+    reader = dumpfile.reader_for(backup, server_major) if backup.format == "custom" else None
     drops: list[str] = []
     statements: list[str] = []
     gone: list[str] = []
@@ -173,7 +148,7 @@ def plan(conn: psycopg.Connection[Any], backup: Backup, migrations: list[Migrati
                 for kind, name in _objects_in(conn, schema):
                     drops.append(f"{kind.lower()} {name}")
                     statements.append(f"DROP {kind} IF EXISTS {name} CASCADE")
-                    if kind == "TABLE" and name.replace('"', "") not in backup.rows:
+                    if kind == "TABLE" and dumpfile.unquote(name) not in backup.tables:
                         gone.append(drops[-1])
             else:
                 drops.append(f"schema {schema} and everything in it")
@@ -197,7 +172,8 @@ def plan(conn: psycopg.Connection[Any], backup: Backup, migrations: list[Migrati
                     .format(sql.SQL(ledger.TABLE), sql.Literal(migration.version))
                     .as_string()
                 )
-    return RestorePlan(backup, whole, tuple(drops), tuple(statements), tuple(gone if whole else drops))
+    gone_now = tuple(gone if whole else drops)
+    return RestorePlan(backup, whole, tuple(drops), tuple(statements), gone_now, reader, server_major)
 
 
 def catalog_tables(conn: psycopg.Connection[Any]) -> list[str]:
@@ -206,69 +182,135 @@ def catalog_tables(conn: psycopg.Connection[Any]) -> list[str]:
     return tables_of(conn)
 
 
-def run_restore(conn: psycopg.Connection[Any], restore_plan: RestorePlan) -> dict[str, tuple[int, int]]:
-    """Remove, then load, in one transaction; returns table -> (rows in backup, rows now)."""
+def run_restore(
+    conn: psycopg.Connection[Any], restore_plan: RestorePlan, cancel: threading.Event | None = None
+) -> RestoreResult:
+    """Remove, then load, in one transaction, streaming the file (never held in memory)."""
     backup = restore_plan.backup
+    loader = _Loader(conn, restore_plan.whole, cancel or threading.Event())
     try:
         with conn.transaction():
             # A table in use elsewhere makes the restore stop with the reason instead of hanging.
             conn.execute("SELECT set_config('lock_timeout', '30s', true)")
             for statement in restore_plan.statements:
                 conn.execute(statement)
-            if restore_plan.whole:
-                _run_script(conn, backup.script)
-            else:
-                _reload_tables(conn, backup)
+            with dumpfile.sql_lines(backup, restore_plan.reader) as lines:
+                loader.load(lines)
     except psycopg.Error as error:
-        primary = error.diag.message_primary or str(error).strip().splitlines()[0]
-        if isinstance(error, psycopg.errors.LockNotAvailable) and not conn.closed:
-            by_schema: dict[str, list[str]] = {}
-            for table in backup.rows:
-                schema, _, name = table.partition(".")
-                by_schema.setdefault(schema, []).append(name)
-            holders = [h for s, names in by_schema.items() for h in catalog.lock_holders(conn, s, tuple(names))]
-            if holders:
-                primary += "; held by " + "; ".join(dict.fromkeys(h.describe() for h in holders))
-        found = diagnose(str(error), sqlstate=error.sqlstate)
-        fix = (
-            found.fix
-            if found.matched
-            else ("Check that the backup is of this database, and that this user owns its tables.",)
-        )
-        raise RestoreFailed(
-            f"The restore failed and was rolled back, so nothing changed: {primary}",
-            fix=fix,
-            diagnosis=found if found.matched else None,
-        ) from None
+        raise _failed(conn, error, backup) from None
+    except dumpfile.DumpUnreadable as error:
+        failed = f"The restore failed and was rolled back, so nothing changed: {error}"
+        raise RestoreFailed(failed, fix=error.fix) from None
     conn.execute("RESET search_path")  # the backup's script empties it for the session
     now: dict[str, tuple[int, int]] = {}
-    for table, rows in backup.rows.items():
-        schema, _, name = table.partition(".")
-        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))).fetchone()
-        now[table] = (rows, int(row[0]) if row else -1)
-    return now
+    for written, rows in loader.rows.items():
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.SQL(written))).fetchone()
+        now[dumpfile.unquote(written)] = (rows, int(row[0]) if row else -1)
+    return RestoreResult(now, tuple(loader.left_out), restore_plan.server_major)
 
 
-def _run_script(conn: psycopg.Connection[Any], script: str) -> None:
-    for chunk in chunks(script):
-        if chunk.copy_rows is None:
-            if chunk.sql.strip():
-                conn.execute(chunk.sql)
-        else:
-            with conn.cursor().copy(chunk.sql) as copy:
-                for row in chunk.copy_rows:
-                    copy.write(row + "\n")
+def _failed(conn: psycopg.Connection[Any], error: psycopg.Error, backup: DumpFile) -> RestoreFailed:
+    primary = error.diag.message_primary or str(error).strip().splitlines()[0]
+    if isinstance(error, psycopg.errors.LockNotAvailable) and not conn.closed:
+        by_schema: dict[str, list[str]] = {}
+        for table in backup.tables:
+            schema, _, name = table.partition(".")
+            by_schema.setdefault(schema, []).append(name)
+        holders = [h for s, names in by_schema.items() for h in catalog.lock_holders(conn, s, tuple(names))]
+        if holders:
+            primary += "; held by " + "; ".join(dict.fromkeys(h.describe() for h in holders))
+    found = diagnose(str(error), sqlstate=error.sqlstate)
+    fix = found.fix if found.matched else ("Check that the backup is of this database, and that this user owns it.",)
+    return RestoreFailed(
+        f"The restore failed and was rolled back, so nothing changed: {primary}",
+        fix=fix,
+        diagnosis=found if found.matched else None,
+    )
 
 
-def _reload_tables(conn: psycopg.Connection[Any], backup: Backup) -> None:
-    """A single-table backup: replace that table's rows (its structure was put back above)."""
-    for chunk in chunks(backup.script):
-        if chunk.copy_rows is None:
-            continue
-        match = _COPY.match(chunk.sql)
-        assert match
-        table = sql.Identifier(match.group(1).strip('"'), match.group(2).strip('"'))
-        conn.execute(sql.SQL("DELETE FROM {}").format(table))
-        with conn.cursor().copy(chunk.sql) as copy:
-            for row in chunk.copy_rows:
-                copy.write(row + "\n")
+class _Loader:
+    """Runs a dump's lines on the connection: SQL in batches cut at statement boundaries, COPY
+    data in large blocks; settings the server lacks are left out. `whole=False` (a single-table
+    backup): only each table's rows are replaced, the rest of the file is not run."""
+
+    def __init__(self, conn: psycopg.Connection[Any], whole: bool, cancel: threading.Event) -> None:
+        self.conn, self.whole, self.cancel = conn, whole, cancel
+        self.rows: dict[str, int] = {}  # the table as the file writes it -> rows loaded
+        self.left_out: list[str] = []
+        self._known: dict[str, bool] = {}
+        self._sql: list[bytes] = []
+        self._size = 0
+
+    def load(self, lines: Iterator[bytes]) -> None:
+        for line in lines:
+            copy = dumpfile.COPY.match(line)
+            if copy:
+                self._flush()
+                self._copy(copy.group(1).decode(self.conn.info.encoding), line, lines)
+            elif line.startswith(b"\\"):
+                continue  # \restrict, \unrestrict, \connect: psql's, not SQL
+            elif self._size >= _SQL_BATCH and _OBJECT_HEADER.match(line):
+                self._flush()
+                self._add(line)
+            elif self._keep(line):
+                self._add(line)
+        self._flush()
+
+    def _add(self, line: bytes) -> None:
+        if self.whole:
+            self._sql.append(line)
+            self._size += len(line)
+
+    def _keep(self, line: bytes) -> bool:
+        """False for a setting this server does not have (or one the wizard keeps its own of)."""
+        setting = _SET.match(line) or _SET_CONFIG.match(line)
+        if setting is None:
+            return True
+        if _ENCODING.match(line):
+            # The SQL after it is in this encoding; COPY data is passed on as it is.
+            self._flush()
+            self.conn.execute(line.decode("ascii"))
+            return False
+        name = setting.group(1).decode().lower()
+        if name in _OVERRIDDEN:
+            return False
+        if "." in name:
+            return True  # an extension's setting: the server accepts any such name
+        if name not in self._known:
+            row = self.conn.execute("SELECT current_setting(%s, true) IS NOT NULL", (name,)).fetchone()
+            self._known[name] = bool(row and row[0])
+            if not self._known[name]:
+                self.left_out.append(name)
+        return self._known[name]
+
+    def _flush(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.")
+        if self._sql:
+            text = b"".join(self._sql).decode(self.conn.info.encoding)
+            self._sql, self._size = [], 0
+            if text.strip():
+                self.conn.execute(text)  # no parameters: one simple query, several statements allowed
+
+    def _copy(self, table: str, header: bytes, lines: Iterator[bytes]) -> None:
+        if not self.whole:
+            self.conn.execute(sql.SQL("DELETE FROM {}").format(sql.SQL(table)))
+        count = 0
+        block: list[bytes] = []
+        size = 0
+        statement = header.decode(self.conn.info.encoding).rstrip().rstrip(";")
+        with self.conn.cursor().copy(statement) as copy:
+            for row in lines:
+                if row in _END_OF_COPY:
+                    break
+                block.append(row)
+                size += len(row)
+                count += 1
+                if size >= _COPY_BATCH:
+                    copy.write(b"".join(block))
+                    block, size = [], 0
+                    if self.cancel.is_set():
+                        raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.")
+            if block:
+                copy.write(b"".join(block))
+        self.rows[table] = self.rows.get(table, 0) + count

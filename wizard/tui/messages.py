@@ -72,7 +72,7 @@ class WorkFailed(Message):
 # only: the core's backup and restore modules are not needed before those screens open.
 if TYPE_CHECKING:
     from wizard.core.backup import BackupResult
-    from wizard.core.restore import RestorePlan
+    from wizard.core.restore import RestorePlan, RestoreResult
 
 
 @dataclass
@@ -105,7 +105,7 @@ class RestoreStatus(Message):
 
 @dataclass
 class RestoreFinished(Message):
-    counts: dict[str, tuple[int, int]]  # table -> (rows in the backup, rows now)
+    result: RestoreResult  # table -> (rows in the backup, rows now), settings left out
     verify: VerifyReport | None
     verify_problem: Problem | None  # verify could not run (the restore itself succeeded)
     report: Path | None

@@ -42,7 +42,7 @@ BEFORE_PHASE_2 = (
 def summary(plan: RestorePlan, database: str) -> str:
     """What the file is, what will be overwritten, and what is removed first (markup)."""
     backup = plan.backup
-    count = len(backup.rows)
+    count = len(backup.tables)
     where = escape(database)
     if plan.whole:
         kind = f"the whole database: {count} table{'s' if count != 1 else ''}, listed below"
@@ -67,17 +67,16 @@ def summary(plan: RestorePlan, database: str) -> str:
         )
     if plan.whole and plan.gone:
         lines.append(f"[b red]Not in the backup, so gone after the restore:[/] {escape('; '.join(plan.gone))}.")
-    lines.append("It runs in one transaction: if anything fails, nothing changes.")
+    lines.append("It runs in one transaction: if anything fails, nothing changes. " + escape(plan.how))
     return "\n".join(lines)
 
 
 def contents(plan: RestorePlan) -> Table:
-    """Each table in the file, with its rows."""
+    """Each table in the file (its rows are counted as they are loaded: the file is not read twice)."""
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 2, 0, 0), show_edge=False)
-    table.add_column("table")
-    table.add_column("rows in the backup", justify="right")
+    table.add_column("tables in the backup")
     for name in plan.backup.tables:
-        table.add_row(name, str(plan.backup.rows[name]))
+        table.add_row(name)
     return table
 
 
@@ -266,11 +265,11 @@ class RestoreScreen(FlowScreen):
                 removing = f"removing {len(plan.drops)} objects, then " if plan.drops else ""
                 self.post_message(
                     RestoreStatus(
-                        f"Restoring: {removing}loading {len(plan.backup.rows)} tables, in one transaction ..."
+                        f"Restoring: {removing}loading {len(plan.backup.tables)} tables, in one transaction ..."
                     )
                 )
-                counts = restore.run_restore(conn, plan)
-                differ = restore.mismatched(counts)
+                result = restore.run_restore(conn, plan, state.cancel)
+                differ = result.mismatched
                 record.outcome = f"restored from {path}" + (
                     f"; rows differ for {', '.join(differ)}" if differ else ": the database matches the backup"
                 )
@@ -283,7 +282,7 @@ class RestoreScreen(FlowScreen):
             self.post_message(RestoreFailed(self.problem(error), record.path if record else None))
             return
         state.verify = record.verify
-        self.post_message(RestoreFinished(counts, record.verify, verify_problem, record.path))
+        self.post_message(RestoreFinished(result, record.verify, verify_problem, record.path))
 
     def on_restore_status(self, message: RestoreStatus) -> None:
         self.query_one("#status", Static).update(escape(message.text))
@@ -304,15 +303,18 @@ class RestoreScreen(FlowScreen):
         self.query_one("#run").display = False
         for before in ("#summary", "#contents"):  # they spoke of what was about to happen
             self.query_one(before).display = False
-        differ = restore.mismatched(message.counts)
+        differ = message.result.mismatched
         if differ:
             head = f"[b red]The database does not match the backup for: {escape(', '.join(differ))}.[/]"
         else:
             head = "[b green]Restored: the database now matches the backup[/] (every table has the backup's rows)."
         if self.plan is not None:
             head += f"\nBackup file: {escape(str(self.plan.backup.path))}"
+        if message.result.left_out:
+            head += f"\n{escape(message.result.left_out_note)}"
         report = f"\nReport: {escape(str(message.report))}" if message.report else ""
-        self.query_one("#outcome", Static).update(Group(Text.from_markup(head + report), comparison(message.counts)))
+        outcome = Group(Text.from_markup(head + report), comparison(message.result.counts))
+        self.query_one("#outcome", Static).update(outcome)
         said = self.query_one("#verify-summary", Static)
         if message.verify is not None:
             checks = message.verify.checks
