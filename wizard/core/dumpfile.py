@@ -33,8 +33,9 @@ _PLAIN_BY = re.compile(rb"^-- Dumped by pg_dump version (\d+(?:\.\d+)?)")
 _PLAIN_FROM = re.compile(rb"^-- Dumped from database version (\d+(?:\.\d+)?)")
 _LIST_BY = re.compile(r"^;\s+Dumped by pg_dump version: (\d+(?:\.\d+)?)", re.MULTILINE)
 _LIST_FROM = re.compile(r"^;\s+Dumped from database version: (\d+(?:\.\d+)?)", re.MULTILINE)
-_LIST_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (\S+) (\S+) ", re.MULTILINE)
-_LIST_SCHEMA = re.compile(r"^\d+; \d+ \d+ SCHEMA - (\S+) ", re.MULTILINE)
+# --list prints names as they are, spaces included: "TABLE DATA <schema> <table> <owner>".
+_LIST_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (.+) \S+$", re.MULTILINE)
+_LIST_SCHEMA = re.compile(r"^\d+; \d+ \d+ SCHEMA - (.+) \S+$", re.MULTILINE)
 
 
 class DumpUnreadable(WizardError):
@@ -87,15 +88,26 @@ def _read_archive(path: Path) -> DumpFile:
         )  # fmt: skip
     text = listed.stdout
     by, source = _LIST_BY.search(text), _LIST_FROM.search(text)
+    schemas = tuple(dict.fromkeys(m.group(1) for m in _LIST_SCHEMA.finditer(text)))
     return DumpFile(
         path,
         "custom",
-        tuple(sorted({unquote(f"{m.group(1)}.{m.group(2)}") for m in _LIST_DATA.finditer(text)})),
-        tuple(dict.fromkeys(unquote(m.group(1)) for m in _LIST_SCHEMA.finditer(text))),
+        tuple(sorted({_split_listed(m.group(1), schemas) for m in _LIST_DATA.finditer(text)})),
+        schemas,
         by.group(1) if by else None,
         source.group(1) if source else None,
         True,
     )
+
+
+def _split_listed(names: str, schemas: tuple[str, ...]) -> str:
+    """schema.table from --list's "<schema> <table>", where either may hold spaces: the schema is
+    the longest of the archive's schemas (or public) that the text starts with."""
+    for schema in sorted({*schemas, "public"}, key=len, reverse=True):
+        if names.startswith(schema + " "):
+            return f"{schema}.{names[len(schema) + 1 :]}"
+    schema, _, table = names.partition(" ")
+    return f"{schema}.{table}"
 
 
 def _read_plain(path: Path) -> DumpFile:
