@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +116,50 @@ def test_the_password_is_never_on_pg_dumps_command_line(
             outcome["result"] = run_backup(conn, target, lambda e: None, output=tmp_path)
 
     thread = threading.Thread(target=backup)
-    thread.start()
-    process = _pg_dump_process()
-    argv = " ".join(process.cmdline())
-    environment = process.environ()
-    locked_users.rollback()
-    thread.join(60)
-    assert secret not in argv and "PGPASSWORD" not in argv
-    assert environment.get("PGPASSWORD") == secret  # handed over privately, in its environment
+    with _children_watched() as seen:
+        thread.start()
+        _pg_dump_process()  # the dump itself waits for the locked table: it is certainly seen
+        time.sleep(0.3)
+        locked_users.rollback()
+        thread.join(60)
     assert outcome["result"].path.exists()
+    dumps = [child for child in seen.values() if "--file" in child.argv and Path(child.argv[0]).name == "pg_dump"]
+    assert dumps, f"the dump was not seen among {[c.argv for c in seen.values()]}"
+    for child in seen.values():  # the --version probes and pg_restore --list too
+        assert secret not in " ".join(child.argv) and "PGPASSWORD" not in " ".join(child.argv), child.argv
+    assert all(child.environ.get("PGPASSWORD") == secret for child in dumps)  # handed over privately
+
+
+@dataclass
+class _Child:
+    argv: list[str]
+    environ: dict[str, str]
+
+
+@contextlib.contextmanager
+def _children_watched() -> Iterator[dict[tuple[int, tuple[str, ...]], _Child]]:
+    """Every child process of this one (and theirs) while the block runs, polled every 5 ms; a
+    child is seen again when its command line changes (between fork and exec it is Python's)."""
+    seen: dict[tuple[int, tuple[str, ...]], _Child] = {}
+    stop = threading.Event()
+    me = psutil.Process()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    argv = child.cmdline()
+                    if (child.pid, tuple(argv)) not in seen:
+                        seen[child.pid, tuple(argv)] = _Child(argv, child.environ())
+            stop.wait(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        watcher.join(5)
 
 
 def test_cancel_mid_dump_leaves_no_file(
