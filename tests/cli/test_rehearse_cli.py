@@ -53,7 +53,8 @@ def test_target_options_go_before_or_after_the_command_and_the_steps_are_said(db
     for step in (
         "Taking a fresh backup",
         "Starting a throwaway PostgreSQL 18",
-        "Restoring the copy (without owners and privileges)",
+        "Restoring the copy (without owners and privileges) with the wizard's own pg_restore 18.",
+        "the oldest that reads this archive (made by pg_dump 18.",
         "Applying 002_phase2_vision_api",
         "Verify: OK",
         "Removed the copy",

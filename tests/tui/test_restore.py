@@ -108,7 +108,8 @@ async def test_restore_from_the_start_screen_brings_back_the_database_before_pha
         assert "tablepublic.image_analyses" in gone and "public.attachments" not in gone
         contents = _text(app, "#contents")
         assert "public.attachments" in contents and "public.users" in contents
-        assert _flat("Read with pg_restore") in said and _flat("reads this archive (made by pg_dump") in said
+        assert _flat("Read with the wizard's own pg_restore 18.") in said
+        assert _flat("the oldest that reads this archive (made by pg_dump 18.") in said
         assert f"type {db.name} below" in _text(app, "#confirm-hint")
         run = screen.query_one("#run", Button)
         await _confirm(app, pilot, "wrong_name")

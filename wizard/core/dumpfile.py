@@ -166,9 +166,13 @@ def reader_for(dump: DumpFile, server_major: int) -> pgtools.ToolChoice:
             fix=(f"Install PostgreSQL {made_by} client tools, or update migration-wizard.",),
         )
     tool = min(tools, key=lambda t: (t.major, t.bundled))
-    where = f"on PATH ({tool.path})" if not tool.bundled else "the wizard's own"
+    which = (
+        f"pg_restore {tool.version} on PATH ({tool.path})"
+        if not tool.bundled
+        else (f"the wizard's own pg_restore {tool.version}")
+    )
     made = f"made by pg_dump {dump.dumped_by}" if dump.dumped_by else "of an unknown pg_dump version"
-    reason = f"pg_restore {tool.version} {where} reads this archive ({made})"
+    reason = f"{which}, the oldest that reads this archive ({made})"
     if tool.major > server_major:
         reason += f"; the settings it writes that PostgreSQL {server_major} lacks are left out"
     return pgtools.ToolChoice(tool, reason)

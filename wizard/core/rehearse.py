@@ -142,7 +142,7 @@ def rehearse(
         stack.callback(emit, RehearsalStep("cleanup", "Removed the copy: its server stopped, its folder deleted."))
         stack.enter_context(local)
         copy_target = local.start()
-        emit(RehearsalStep("restore", "Restoring the copy (without owners and privileges) ..."))
+        emit(RehearsalStep("restore", f"Restoring the copy (without owners and privileges) with {reader.reason} ..."))
         problems = local.restore(archive, copy_target, options.cancel, reader)
         for problem in problems:
             emit(problem)
