@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wizard.cli import main
 
@@ -25,6 +27,18 @@ class Result:
     @property
     def text(self) -> str:
         return self.out + self.err
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        """stdout as JSON lines (--json of migrate, rollback, backup, restore, rehearse)."""
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The last JSON line: {"event": "result", "ok": ..., "exit": ..., "report": ..., ...}."""
+        last = self.lines[-1]
+        assert last["event"] == "result", last
+        return last
 
 
 @contextlib.contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import psycopg
@@ -15,7 +14,7 @@ from tests.pgbouncer import PASSWORD, TlsFront
 def test_backup_json_has_the_documented_shape(db: TestDatabase, tmp_path: Path) -> None:
     result = run("backup", "--json", "--output", str(tmp_path), "--database-url", db.url)
     assert result.code == 0, result.text
-    data = json.loads(result.out)
+    data = result.result
     assert set(data) >= {"ok", "path", "bytes", "format", "tables", "pg_dump"}
     assert data["ok"] is True and data["format"] == "custom" and Path(data["path"]).is_absolute()
     assert Path(data["path"]).name.startswith(f"{db.name}-") and data["path"].endswith(".dump")
@@ -45,6 +44,6 @@ def test_backup_through_a_tls_only_front_of_postgresql_18(
     assert run("status", "--database-url", tls_front.url(db.name, sslmode="disable")).code == 3
     result = run("backup", "--json", "--output", str(tmp_path), env={"DATABASE_URL": url})
     assert result.code == 0, result.text
-    data = json.loads(result.out)
+    data = result.result
     assert data["pg_dump"]["version"].startswith("18") and len(data["tables"]) == 12
     assert PASSWORD not in result.text

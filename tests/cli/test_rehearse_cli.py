@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +35,7 @@ def test_rehearse_passes_on_a_copy_with_data_and_leaves_the_database_unchanged(d
     before = schema_of(db)
     result = run("rehearse", "--json", "--database-url", db.url)
     assert result.code == 0, result.text
-    data = json.loads(result.out)
+    data = result.result
     assert set(data) >= JSON_KEYS
     assert data["ok"] is True and data["applied"] == ["002"] and data["verified"] is True
     assert isinstance(data["seconds"], float) and data["lock_waits"] == 0 and data["warnings"] == []
@@ -75,7 +74,7 @@ def test_a_migration_that_would_fail_exits_1_with_the_reason_and_the_fix(db: Tes
     assert 'column "attachment_id" does not exist' in result.out
     assert "The statement: CREATE INDEX IF NOT EXISTS idx_image_analyses_attachment_id" in result.out
     assert "  1. " in result.out and "Your database was not changed" in result.out
-    as_json = json.loads(run("rehearse", "--json", "--database-url", db.url).out)
+    as_json = run("rehearse", "--json", "--database-url", db.url).result
     assert as_json["ok"] is False and as_json["applied"] == [] and as_json["verified"] is None
     assert as_json["error"]["fix"] and "attachment_id" in as_json["error"]["message"]
     assert schema_of(db) == before
@@ -92,7 +91,7 @@ def test_an_object_for_a_role_only_the_server_has_is_a_warning_and_the_rehearsal
     )
     result = run("rehearse", "--json", "--database-url", db.url)
     assert result.code == 0, result.text
-    data = json.loads(result.out)
+    data = result.result
     assert data["ok"] is True and data["verified"] is True
     assert data["warnings"] == [
         f'policy public.attachments readers was not restored on the copy: it names the role "{outside_role}",'
@@ -102,10 +101,10 @@ def test_an_object_for_a_role_only_the_server_has_is_a_warning_and_the_rehearsal
 
 def test_an_existing_backup_is_reused_and_kept(db: TestDatabase, tmp_path: Path) -> None:
     made = run("backup", "--json", "--output", str(tmp_path), "--database-url", db.url)
-    backup = Path(json.loads(made.out)["path"])
+    backup = Path(made.result["path"])
     result = run("rehearse", "--backup", str(backup), "--json", "--database-url", db.url)
     assert result.code == 0, result.text
-    data = json.loads(result.out)
+    data = result.result
     assert data["ok"] is True and data["backup"] == str(backup) and data["backup_kept"] is True
     assert backup.exists()
     text = run("rehearse", "--backup", str(backup), "--database-url", db.url)
@@ -114,7 +113,7 @@ def test_an_existing_backup_is_reused_and_kept(db: TestDatabase, tmp_path: Path)
 
 def test_a_backup_of_another_table_does_not_hold_what_the_migrations_need(db: TestDatabase, tmp_path: Path) -> None:
     made = run("backup", "--json", "--table", "users", "--output", str(tmp_path), "--database-url", db.url)
-    result = run("rehearse", "--backup", json.loads(made.out)["path"], "--database-url", db.url)
+    result = run("rehearse", "--backup", made.result["path"], "--database-url", db.url)
     assert result.code == 1, result.text
     assert "does not hold public.agents, public.attachments, public.conversations, public.messages," in result.err
     assert "rehearse without --backup" in result.err
@@ -123,12 +122,12 @@ def test_a_backup_of_another_table_does_not_hold_what_the_migrations_need(db: Te
 
 def test_a_plain_or_missing_backup_is_refused_before_anything_starts(db: TestDatabase, tmp_path: Path) -> None:
     made = run("backup", "--json", "--format", "plain", "--output", str(tmp_path), "--database-url", db.url)
-    plain = json.loads(made.out)["path"]
+    plain = made.result["path"]
     result = run("rehearse", "--backup", plain, "--database-url", db.url)
     assert result.code == 3 and "is a plain SQL backup" in result.err and "migration-wizard backup" in result.err
     missing = run("rehearse", "--backup", str(tmp_path / "nope.dump"), "--json", "--database-url", db.url)
     assert missing.code == 3 and "There is no backup file at" in missing.err
-    assert json.loads(missing.out)["error"]["message"].startswith("There is no backup file at")
+    assert missing.result["error"]["message"].startswith("There is no backup file at")
     assert_no_copy_left()
 
 
@@ -136,7 +135,7 @@ def test_nothing_pending_is_nothing_to_rehearse(db: TestDatabase) -> None:
     assert run("migrate", "--yes", "--skip-backup", "--database-url", db.url).code == 0
     result = run("rehearse", "--database-url", db.url)
     assert result.code == 0 and "Nothing to rehearse: every migration is already applied." in result.out
-    data = json.loads(run("rehearse", "--json", "--database-url", db.url).out)
+    data = run("rehearse", "--json", "--database-url", db.url).result
     assert data["ok"] is True and data["pending"] == [] and data["applied"] == [] and data["backup"] is None
 
 
@@ -156,7 +155,7 @@ def test_an_extension_the_local_server_lacks_is_a_warning_on_a_postgresql_15_ser
     )
     result = run("rehearse", "--json", env={"DATABASE_URL": url})
     assert result.code == 0, result.text
-    data = json.loads(result.out)
+    data = result.result
     assert data["ok"] is True and data["server_version"].startswith("16.")  # the smallest local one >= 15
     warned = "\n".join(data["warnings"])
     assert 'extension hstore was not restored on the copy: the local PostgreSQL has no extension "hstore"' in warned

@@ -13,7 +13,7 @@ from tests.pgbouncer import TlsFront
 def _backup(db_url: str, folder: Path, *extra: str) -> Path:
     result = run("backup", "--json", "--output", str(folder), *extra, "--database-url", db_url)
     assert result.code == 0, result.text
-    return Path(json.loads(result.out)["path"])
+    return Path(result.result["path"])
 
 
 def _counts(db: TestDatabase) -> dict[str, int]:

@@ -55,9 +55,9 @@ async def test_a_fresh_database_streams_every_statement_then_offers_verify(
         await _settle(app, pilot)
         done = [line for line in _log(app) if line.startswith("✓")]
         assert len(done) == 14
-        assert done[0].startswith("✓ [1/14] ALTER TABLE attachments ADD COLUMN IF NOT EXISTS storage_key varchar")
+        assert done[0].startswith("✓ [ 1/14] line 7   ALTER TABLE attachments ADD COLUMN IF NOT EXISTS storage_key")
         assert "-> ALTER TABLE (" in done[0] and done[0].endswith("ms)")
-        assert done[13].startswith("✓ [14/14] COMMENT ON TABLE image_analyses")
+        assert done[13].startswith("✓ [14/14] line ") and "COMMENT ON TABLE image_analyses" in done[13]
         bar = screen.query_one("#progress", ProgressBar)
         assert (bar.progress, bar.total) == (14, 14)
         assert "statement 14 of 14" in _text(app, "#elapsed")
@@ -82,10 +82,10 @@ async def test_a_column_added_by_hand_shows_the_server_notice(make_app: AppFacto
         await _open_migrate(app, pilot)
         await _settle(app, pilot)
         log = _log(app)
-        first = log.index(next(line for line in log if line.startswith("✓ [1/14]")))
+        first = log.index(next(line for line in log if line.startswith("✓ [ 1/14]")))
         notice = log[first + 1]
-        assert notice.startswith("    NOTICE:") and "already exists, skipping" in notice
-        assert any("already there before: column attachments.storage_key" in line for line in log)
+        assert notice.startswith("    ") and notice.strip().startswith("NOTICE:") and "already exists, skipping" in notice
+        assert any("Already present before, left as they were: column attachments.storage_key" in line for line in log)
 
 
 async def test_cancel_during_a_lock_wait_rolls_back_and_changes_nothing(make_app: AppFactory, db: TestDatabase) -> None:
@@ -104,7 +104,7 @@ async def test_cancel_during_a_lock_wait_rolls_back_and_changes_nothing(make_app
                 raise AssertionError("no lock wait reported")
             assert app.busy  # quitting now would ask first
             waiting = " ".join(line.strip() for line in _log(app))
-            assert "waiting for a lock on attachments held by pid" in waiting and "(busy-app)" in waiting
+            assert "waiting for a lock on attachments, held by pid" in waiting and "(busy-app)" in waiting
             assert "retrying in" in waiting
             await pilot.press("escape")
             await _settle(app, pilot)

@@ -18,11 +18,10 @@ from textual.pilot import Pilot
 
 from tests.conftest import TEMPLATE, EmbeddedServer, TestDatabase
 from tests.tui.conftest import AppFactory
-from wizard.core import backup, engine, paths
+from wizard.core import backup, engine, operations, paths
 from wizard.core.connection import connect
 from wizard.core.migrations import load_migrations
 from wizard.core.runner import RunOptions
-from wizard.tui.screens import backup as backup_screen
 
 SIZE = (100, 32)
 NAME = "snapshot_backup"
@@ -51,13 +50,13 @@ def fixed_backups(monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir(mode=0o700)
     monkeypatch.setattr(paths, "backups_dir", lambda: folder)
     monkeypatch.setattr(backup, "datetime", FixedDatetime)
-    real = backup_screen.run_backup
+    real = operations.run_backup
 
     def fixed_size(*args: Any, **kwargs: Any) -> backup.BackupResult:
         # A compressed archive's size moves by a few bytes between runs, too.
         return dataclasses.replace(real(*args, **kwargs), bytes=56_000, database_bytes=8 * 1024 * 1024)
 
-    monkeypatch.setattr(backup_screen, "run_backup", fixed_size)
+    monkeypatch.setattr(operations, "run_backup", fixed_size)  # what the Backup step's operation runs
     return folder
 
 

@@ -12,6 +12,7 @@ import psycopg
 
 from wizard.cli.output import Printer
 from wizard.cli.parser import build_parser
+from wizard.cli.stream import JSON_LINES_COMMANDS, Stream
 from wizard.core.backup import BackupFailed
 from wizard.core.doctor import explain
 from wizard.core.errors import (
@@ -111,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     printer = Printer()
     command = _commands()[args.command]
+    if args.command in JSON_LINES_COMMANDS:
+        Stream(printer, json_lines=bool(getattr(args, "json", False)))
     try:
         if _wants_screens(args):
             # Imported here: the headless commands never load textual.
@@ -120,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command(args, printer)
     except WizardError as error:
         report_error(printer, error)
-        return next((code for kind, code in _EXIT_CODES if isinstance(error, kind)), EXIT_FAILED)
+        code = next((code for kind, code in _EXIT_CODES if isinstance(error, kind)), EXIT_FAILED)
+        return _failed(printer, error, code)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python from
         # complaining again when it flushes stdout at exit.
@@ -128,15 +132,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except (psycopg.Error, OSError) as error:  # a connection lost mid-command, a file not writable ...
         report_error(printer, error)
-        return EXIT_FAILED
+        return _failed(printer, error, EXIT_FAILED)
     except KeyboardInterrupt:
         printer.err("Interrupted: an unfinished transaction is rolled back by the server; nothing was committed.")
-        return EXIT_FAILED
+        return _failed(printer, KeyboardInterrupt("interrupted"), EXIT_FAILED)
     except Exception as error:  # a bug: say so plainly, never a raw traceback unless asked
         if args.debug:
             traceback.print_exc()
         printer.err(f"Unexpected error ({type(error).__name__}): {error}. Run again with --debug for details.")
-        return EXIT_FAILED
+        return _failed(printer, error, EXIT_FAILED)
+
+
+def _failed(printer: Printer, error: BaseException, code: int) -> int:
+    """With --json, the result line of a command that failed: the error with its cause and fix."""
+    stream = printer.stream
+    if isinstance(stream, Stream) and stream.json_lines and not stream.result_written:
+        found = explain(error)
+        message = error.message if isinstance(error, WizardError) else (str(error).strip().splitlines() or [""])[0]
+        problem = {"message": message, "cause": found.cause if found.matched else None, "fix": list(found.fix)}
+        if found.id:
+            problem["rule"] = found.id
+        stream.result(False, code, error=problem)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,25 +1,34 @@
-"""The commands that change the database: migrate, rollback, and the default guided run."""
+"""The commands that change the database: migrate, rollback, and the default guided run.
+
+They choose the options, ask for confirmation, and render the events: the work itself is
+the core's (operations.py), the same that the screens call."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from wizard.cli.backup_command import take_backup
 from wizard.cli.commands import print_verify
-from wizard.cli.output import EventPrinter, Printer, object_label
+from wizard.cli.output import Printer, object_label
 from wizard.cli.session import Session, confirm, open_session
-from wizard.core import engine, rollback, verify
+from wizard.cli.stream import Stream
+from wizard.core import engine, operations
 from wizard.core.errors import RefusedError
-from wizard.core.events import Emit, Event
-from wizard.core.report import SessionReport, recording
 from wizard.core.runner import RunOptions
+from wizard.core.verify import VerifyReport
 
 
-def _options(args: argparse.Namespace) -> RunOptions:
+def run_options(args: argparse.Namespace) -> RunOptions:
     return RunOptions(lock_timeout_ms=args.lock_timeout, max_wait=args.max_wait)
+
+
+def context(session: Session) -> operations.Context:
+    return operations.Context(session.conn, session.target, session.server_version, session.migrations)
+
+
+def stream_of(args: argparse.Namespace, printer: Printer) -> Stream:
+    """The command's Stream: main() made it for the JSON-lines commands; the guided run makes one."""
+    return printer.stream if isinstance(printer.stream, Stream) else Stream(printer, bool(getattr(args, "json", False)))
 
 
 def _pooler_note(session: Session) -> None:
@@ -29,93 +38,75 @@ def _pooler_note(session: Session) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace, printer: Printer) -> int:
-    session = open_session(args, printer)
+    stream = stream_of(args, printer)
+    session = open_session(args, printer, to_stderr=stream.json_lines)
     try:
-        return _migrate(session, args)
+        return _migrate(session, args, stream)
     finally:
         session.close()
 
 
-def _migrate(session: Session, args: argparse.Namespace) -> int:
-    printer = session.printer
-    printer.out(f"Server: PostgreSQL {session.server_version}")
-    states = engine.status(session.conn, session.migrations)
-    engine.refuse_if_modified(states)
-    todo = engine.pending(states)
+def _migrate(session: Session, args: argparse.Namespace, stream: Stream) -> int:
+    ctx = context(session)
+    stream.say(f"Server: PostgreSQL {session.server_version}")
+    todo = operations.pending(ctx)
     if not todo:
-        printer.out("Nothing to do: every migration is already applied.")
-        return 0
-    engine.refuse_unless_precondition(session.conn, todo[0])
+        stream.say("Nothing to do: every migration is already applied.")
+        return stream.result(True, 0, applied=[], verify=None)
     _pooler_note(session)
     names = ", ".join(m.label for m in todo)
-    printer.out(f"Pending: {names}. Each runs in one transaction: all of it is applied, or none of it.")
+    stream.say(f"Pending: {names}. Each runs in one transaction: all of it is applied, or none of it.")
     confirm(session, f"Apply {names} to {session.target.describe()}?")
     if args.skip_backup:
-        backup = "skipped with --skip-backup: the user has a backup of their own"
-        printer.out("No backup by the wizard (--skip-backup): you said you have your own.")
+        choice = operations.BackupChoice(
+            take=False, note="skipped with --skip-backup: the user has a backup of their own"
+        )
+        stream.say("No backup by the wizard (--skip-backup): you said you have your own.")
     else:
-        backup = str(take_backup(session).path)
-    with _session_report(session, "migrate", backup) as record:
-        show = EventPrinter(printer)
-        engine.apply_pending(session.conn, session.migrations, _options(args), _both(show, record.record))
-        record.outcome = f"applied {names}"
-        record.verify = verify.run_verify(session.conn, session.migrations)
-    print_verify(printer, record.verify)
-    return 0 if record.verify.ok else 1
+        choice = operations.BackupChoice()
+    result = operations.migrate(ctx, run_options(args), choice, stream)
+    code = 0 if result.ok else 1
+    if not stream.json_lines and result.verify is not None:
+        print_verify(session.printer, result.verify)
+    return stream.result(result.ok, code, applied=result.applied, backup=result.backup, verify=_json(result.verify))
 
 
-def _both(*emits: Emit) -> Emit:
-    def emit(event: Event) -> None:
-        for each in emits:
-            each(event)
-
-    return emit
-
-
-@contextmanager
-def _session_report(session: Session, action: str, backup: str) -> Iterator[SessionReport]:
-    """Record the session, whatever happens, and say where the report is."""
-    conn, target = session.conn, session.target
-    started: SessionReport | None = None
-    try:
-        with recording(conn, target, session.server_version, session.migrations, action, backup) as record:
-            started = record
-            yield record
-    finally:
-        if started is not None and started.path is not None:
-            session.printer.out(f"Report: {started.path}")
+def _json(report: VerifyReport | None) -> object:
+    return None if report is None else report.to_json()
 
 
 def cmd_rollback(args: argparse.Namespace, printer: Printer) -> int:
-    session = open_session(args, printer)
+    stream = stream_of(args, printer)
+    session = open_session(args, printer, to_stderr=stream.json_lines)
     try:
-        return _rollback(session, args)
+        return _rollback(session, args, stream)
     finally:
         session.close()
 
 
-def _rollback(session: Session, args: argparse.Namespace) -> int:
-    printer = session.printer
-    migration = rollback.latest_applied(session.conn, session.migrations)
-    if migration is None:
-        printer.out("Nothing to roll back: no migration is applied.")
-        return 0
-    found = rollback.impact(session.conn, migration)
+def _rollback(session: Session, args: argparse.Namespace, stream: Stream) -> int:
+    ctx = context(session)
+    found = operations.rollback_preview(ctx)
+    if found is None:
+        stream.say("Nothing to roll back: no migration is applied.")
+        return stream.result(True, 0, rolled_back=None)
+    migration = found.migration
     if found.nothing_to_do:
-        printer.out(f"Nothing to roll back: none of {migration.label}'s objects are present.")
-        return 0
-    printer.out(f"Rolling back {migration.label} ({migration.expectations.title}) would remove:")
+        stream.say(f"Nothing to roll back: none of {migration.label}'s objects are present.")
+        return stream.result(True, 0, rolled_back=None)
+    say = stream.say
+    say(f"Rolling back {migration.label} ({migration.expectations.title}) would remove:")
     for table, rows in found.rows_lost:
-        printer.out(f"  table {table} and its {rows} row{'s' if rows != 1 else ''}")
+        say(f"  table {table} and its {rows} row{'s' if rows != 1 else ''}")
     for column, values in found.values_lost:
-        printer.out(f"  column {column} and its {values} non-empty value{'s' if values != 1 else ''}")
+        say(f"  column {column} and its {values} non-empty value{'s' if values != 1 else ''}")
     for dep in found.dependents:
         if dep.outcome == "dropped":
-            printer.out(f"  also {dep.description}, which depends on {dep.depends_on}")
+            say(f"  also {dep.description}, which depends on {dep.depends_on}")
     for key in found.kept:
-        printer.out(f"Stays: {object_label(key)}, because it existed before {migration.version} ran.")
+        say(f"Stays: {object_label(key)}, because it existed before {migration.version} ran.")
     if not found.recorded:
-        printer.out(
+        say(
             f"Note: {migration.label} is not recorded in the ledger (run by hand?), so the wizard cannot tell"
             " which objects existed before it: everything it defines will be removed."
         )
@@ -128,14 +119,14 @@ def _rollback(session: Session, args: argparse.Namespace) -> int:
         )
     expected = "practice" if session.target.practice else session.target.database
     confirm(session, "This cannot be undone except from a backup.", expected=expected)
-    with _session_report(session, "rollback", "not taken for a rollback") as record:
-        rollback.rollback(session.conn, migration, _options(args), _both(EventPrinter(printer), record.record))
-        record.outcome = f"rolled back {migration.label}"
-        record.verify = verify.run_verify(session.conn, session.migrations)
+    result = operations.rollback(ctx, found, run_options(args), stream)
     states = engine.status(session.conn, session.migrations)
     for s in states:
-        printer.out(f"  {s.migration.label}: {s.state}")
-    return 0
+        say(f"  {s.migration.label}: {s.state}")
+    return stream.result(
+        True, 0, rolled_back=migration.version, states={s.migration.version: s.state for s in states},
+        verify=_json(result.verify),
+    )  # fmt: skip
 
 
 def cmd_guided(args: argparse.Namespace, printer: Printer) -> int:
@@ -157,8 +148,9 @@ def cmd_guided(args: argparse.Namespace, printer: Printer) -> int:
             return 0
         printer.out("Practice database: no backup needed (`migration-wizard practice --reset` recreates it).")
         # Nothing real can change here, so the practice run goes ahead without asking.
+        defaults = RunOptions()
         args.yes, args.skip_backup = True, True
-        args.lock_timeout, args.max_wait = RunOptions().lock_timeout_ms, RunOptions().max_wait
-        return _migrate(session, args)
+        args.lock_timeout, args.max_wait = defaults.lock_timeout_ms, defaults.max_wait
+        return _migrate(session, args, Stream(printer, json_lines=False))
     finally:
         session.close()

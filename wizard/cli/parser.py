@@ -11,10 +11,9 @@ import argparse
 from pathlib import Path
 
 from wizard import __version__
-from wizard.core.connection import DEFAULT_CONNECT_TIMEOUT
-from wizard.core.runner import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_WAIT
+from wizard.core.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_WAIT
 
-DESCRIPTION = "A guided, safe PostgreSQL schema migration (the Phase 2 Vision API change)."
+DESCRIPTION = "A guided, safe PostgreSQL schema migration: check, back up, review, migrate, verify, roll back."
 EPILOG = "Exit status: 0 done, 1 a check or migration failed, 2 refused or usage error, 3 cannot connect or bad input."
 
 
@@ -73,6 +72,9 @@ def _target_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
+JSON_LINES = "print one JSON object per line: each event as it happens, then the result (see README)"
+
+
 def _lock_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lock-timeout",
@@ -88,6 +90,9 @@ def _lock_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_WAIT,
         help=f"keep retrying a busy table for up to S seconds in all (default {DEFAULT_MAX_WAIT:.0f})",
     )
+
+
+ALLOW_POOLER = "go ahead through a Neon -pooler host (by default refused: schema changes belong on the direct host)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,17 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--output", metavar="PATH", type=Path, help="a file, or a folder for a timestamped file")
     backup.add_argument("--table", metavar="NAME", help="back up only this table (e.g. attachments)")
     backup.add_argument("--format", choices=("custom", "plain"), default="custom", help="custom (default) or plain SQL")
-    backup.add_argument("--json", action="store_true", help="print JSON")
+    backup.add_argument("--json", action="store_true", help=JSON_LINES)
 
     restore = command("restore", "put the database back to exactly what a backup file holds")
     restore.add_argument("file", metavar="FILE", type=Path, help="a backup made by `backup` (or pg_dump)")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    restore.add_argument("--json", action="store_true", help=JSON_LINES)
+    restore.add_argument("--allow-pooler", action="store_true", help=ALLOW_POOLER)
 
     migrate = command("migrate", "back up, then apply the pending migrations, one line per statement as it runs")
     migrate.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     migrate.add_argument(
         "--skip-backup", action="store_true", help="go ahead without the wizard's backup (you have your own)"
     )
+    migrate.add_argument("--json", action="store_true", help=JSON_LINES)
+    migrate.add_argument("--allow-pooler", action="store_true", help=ALLOW_POOLER)
     _lock_options(migrate)
 
     rehearse = command(
@@ -136,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument(
         "--backup", metavar="FILE", type=Path, help="restore this archive (.dump) instead of taking a fresh backup"
     )
-    rehearse.add_argument("--json", action="store_true", help="print JSON")
+    rehearse.add_argument("--json", action="store_true", help=JSON_LINES)
     _lock_options(rehearse)
 
     verify = command("verify", "check that the database holds everything the migrations promise")
@@ -146,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rollback = command("rollback", "say what would be lost, then undo the latest migration")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rollback.add_argument("--json", action="store_true", help=JSON_LINES)
+    rollback.add_argument("--allow-pooler", action="store_true", help=ALLOW_POOLER)
     _lock_options(rollback)
 
     practice = command("practice", "start the practice database and show what it holds")

@@ -2,67 +2,47 @@
 
 Exit 0 when they applied and verified on the copy, or when nothing is pending (there is
 nothing to rehearse); 1 when they would fail or not verify there, or the copy could not be
-made. With --json, one JSON object on stdout in every case after connecting.
+made. With --json, JSON lines on stdout (each event, then the result), in every case.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 
+from wizard.cli.changes import context, stream_of
 from wizard.cli.commands import print_verify
-from wizard.cli.output import EventPrinter, Printer, one_line
+from wizard.cli.output import Printer, one_line
 from wizard.cli.session import open_session
+from wizard.core import operations
 from wizard.core.errors import WizardError
-from wizard.core.events import BackupProgress, BackupStarted, Event, RehearsalStep, RehearsalWarning
-from wizard.core.rehearse import Rehearsal, rehearse, stopped
+from wizard.core.rehearse import Rehearsal, stopped
 from wizard.core.runner import RunOptions
 from wizard.core.units import human_duration
 
 
-class _Progress:
-    """Each step in plain words, the copy's warnings, and the migration's own events."""
-
-    def __init__(self, printer: Printer) -> None:
-        self.printer = printer
-        self.engine = EventPrinter(printer)
-
-    def __call__(self, event: Event) -> None:
-        match event:
-            case RehearsalStep(text=text):
-                self.printer.out(text)
-            case RehearsalWarning():
-                self.printer.out(f"  Warning: {event.text}")
-            case BackupStarted(tool=tool, reason=reason):
-                self.printer.out(f"  using {tool}: {reason}")
-            case BackupProgress():
-                pass
-            case _:
-                self.engine(event)
-
-
 def cmd_rehearse(args: argparse.Namespace, printer: Printer) -> int:
     backup = args.backup.expanduser().resolve() if args.backup else None
-    session = open_session(args, printer, to_stderr=args.json)
+    stream = stream_of(args, printer)
+    session = open_session(args, printer, to_stderr=stream.json_lines)
     options = RunOptions(lock_timeout_ms=args.lock_timeout, max_wait=args.max_wait)
     try:
-        if not args.json:
-            printer.out(f"Server: PostgreSQL {session.server_version}")
-            printer.out("Rehearsing on a throwaway local copy: your database is only read.")
-        emit = (lambda _event: None) if args.json else _Progress(printer)
-        result = rehearse(session.conn, session.target, session.migrations, emit, backup=backup, options=options)
+        stream.say(f"Server: PostgreSQL {session.server_version}")
+        stream.say("Rehearsing on a throwaway local copy: your database is only read.")
+        result = operations.rehearse(context(session), options, stream, backup=backup)
     except WizardError as error:
-        if args.json:
-            printer.out(json.dumps(stopped(error).to_json(), indent=2, default=str))
+        if stream.json_lines:
+            fields = stopped(error).to_json()
+            stream.result(False, 1, **{k: v for k, v in fields.items() if k not in ("ok", "report")})
         raise
     finally:
         session.close()
-    if args.json:
-        printer.out(json.dumps(result.to_json(), indent=2, default=str))
-    else:
+    if not stream.json_lines:
         labels = {m.version: m.label for m in session.migrations}
         _summary(printer, result, [labels.get(v, v) for v in result.applied])
-    return 0 if result.ok else 1
+    fields = result.to_json()
+    return stream.result(
+        result.ok, 0 if result.ok else 1, **{k: v for k, v in fields.items() if k not in ("ok", "report")}
+    )
 
 
 def _summary(printer: Printer, result: Rehearsal, applied: list[str]) -> None:

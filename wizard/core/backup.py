@@ -47,10 +47,12 @@ class BackupResult:
     tool: pgtools.PgTool
     reason: str
     database_bytes: int
+    report: Path | None = None  # the session report of a `backup` on its own
 
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": True,
+            "report": str(self.report) if self.report else None,
             "path": str(self.path),
             "bytes": self.bytes,
             "format": self.format,
@@ -107,7 +109,7 @@ def run_backup(
     if table and not expected:
         raise BackupFailed(
             f"There is no table {table!r} to back up in this database.",
-            fix=("Check the table's name (the guide's choice is attachments), or back up the whole database.",),
+            fix=("Check the table's name (`plan` names the ones the migration changes), or back up everything.",),
         )
     size_row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     database_bytes = int(size_row[0]) if size_row else 0

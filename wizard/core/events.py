@@ -1,9 +1,13 @@
-"""What the engine reports while it works. The CLI prints these; the TUI turns them into Messages."""
+"""What the operations report while they work. The CLI prints these (as lines, or as JSON
+lines with --json); the TUI turns them into Messages. `to_json` is the one JSON shape."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,58 @@ class RehearsalWarning:
         return f"{self.object} was not restored on the copy: {self.reason}"
 
 
+@dataclass(frozen=True)
+class BackupVerified:
+    """The backup file is complete and holds every table."""
+
+    path: str
+    bytes: int
+    tables: int
+    database_bytes: int
+
+
+@dataclass(frozen=True)
+class RestoreStarted:
+    """The restore begins: what it removes first, how the file is read, in one transaction."""
+
+    path: str
+    tables: int
+    removes: int
+    how: str
+
+
+@dataclass(frozen=True)
+class SettingLeftOut:
+    """A setting in the backup that this server does not have (a newer pg_dump wrote it): not sent."""
+
+    name: str
+    server_major: int
+
+
+@dataclass(frozen=True)
+class TableRestored:
+    """A table of the backup after the restore: its rows in the backup and now."""
+
+    table: str
+    rows_in_backup: int
+    rows_now: int
+
+
+@dataclass(frozen=True)
+class VerifyFinished:
+    ok: bool
+    checks: int
+    failed: int
+    warnings: int
+
+
+@dataclass(frozen=True)
+class ReportWritten:
+    """The operation's session report (Markdown, 0600) is at `path`."""
+
+    path: str
+
+
 Event = (
     MigrationStarted
     | StatementStarted
@@ -169,8 +225,36 @@ Event = (
     | BackupProgress
     | RehearsalStep
     | RehearsalWarning
+    | BackupVerified
+    | RestoreStarted
+    | SettingLeftOut
+    | TableRestored
+    | VerifyFinished
+    | ReportWritten
 )
 Emit = Callable[[Event], None]
+EVENT_TYPES: tuple[type, ...] = Event.__args__
+
+
+def event_name(event: Event | type) -> str:
+    """StatementFinished -> statement_finished: the `event` key of its JSON line."""
+    kind = event if isinstance(event, type) else type(event)
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", kind.__name__).lower()
+
+
+def to_json(event: Event) -> dict[str, Any]:
+    """{"event": "statement_finished", ...its fields}: one line of `--json` output."""
+    return {"event": event_name(event), **dataclasses.asdict(event)}
+
+
+def fanout(*emits: Emit) -> Emit:
+    """One Emit that hands each event to every one of `emits`, in order."""
+
+    def emit(event: Event) -> None:
+        for each in emits:
+            each(event)
+
+    return emit
 
 
 def ignore(_event: Event) -> None:

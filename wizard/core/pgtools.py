@@ -26,6 +26,7 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict
 
 from wizard.core.connection import Target
+from wizard.core.defaults import APPLICATION_NAME
 from wizard.core.errors import WizardError
 from wizard.core.tls_relay import TlsRelay
 
@@ -172,7 +173,7 @@ def tool_env(
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update({mapping[k]: str(v) for k, v in params.items() if k in mapping and v is not None})
-    env["PGAPPNAME"] = "migration-wizard"
+    env["PGAPPNAME"] = APPLICATION_NAME
     if host is not None:
         env["PGHOST"], env["PGPORT"] = host, str(port)
     if plain:

@@ -57,6 +57,7 @@ class Rehearsal:
     backup: Path | None = None
     backup_kept: bool = False  # False: a fresh backup, deleted with the copy
     server_version: str | None = None  # the local copy's PostgreSQL
+    report: Path | None = None  # the session report (operations.rehearse writes one)
 
     @property
     def nothing_pending(self) -> bool:
@@ -82,6 +83,7 @@ class Rehearsal:
             "backup_kept": self.backup_kept,
             "server_version": self.server_version,
             "verify": None if self.verify is None else self.verify.to_json(),
+            "report": None if self.report is None else str(self.report),
         }
 
 

@@ -1,4 +1,5 @@
-"""The session report: a Markdown record of every migrate and rollback, for a reviewer.
+"""The session report: a Markdown record of every operation (migrate, rollback, backup, restore,
+rehearse), for a reviewer.
 
 It holds the target (never the password), versions, each statement with its duration,
 NOTICEs and lock waits, the verification results, the backup (or why there was none),
@@ -20,7 +21,7 @@ from typing import Any
 import psycopg
 
 from wizard import __version__
-from wizard.core import catalog, paths
+from wizard.core import catalog, event_lines, paths
 from wizard.core.catalog import ColumnInfo
 from wizard.core.connection import Target
 from wizard.core.doctor import Diagnosis, explain
@@ -124,6 +125,8 @@ class SessionReport:
                     )
                 case AlreadyApplied(version=v, name=name):
                     lines.append(f"- {v}_{name} was already applied")
+                case _:  # backup, restore and rehearsal steps: as the screens and the CLI say them
+                    lines += [f"{'  ' * said.indent}- {said.text}" for said in event_lines.lines(event, 200)]
         return lines
 
     def _side_by_side(self, table: str) -> list[str]:

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from wizard.core import catalog
+from wizard.core.defaults import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_WAIT
 from wizard.core.describe import describe
 from wizard.core.doctor import diagnose
 from wizard.core.errors import Cancelled, MigrationFailed
@@ -37,8 +38,6 @@ from wizard.core.migrations import Statement
 
 # pg_try_advisory_xact_lock key shared by every run of the wizard ("migwiz" in ASCII).
 RUN_LOCK_KEY = 0x6D696777697A
-DEFAULT_LOCK_TIMEOUT_MS = 1000
-DEFAULT_MAX_WAIT = 60.0
 _BACKOFF = (0.5, 1.0, 2.0, 3.0, 5.0)
 
 

@@ -120,6 +120,7 @@ class TlsRelay:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
+        self._pumps: list[threading.Thread] = []
         self._closed = threading.Event()
 
     def __enter__(self) -> TlsRelay:
@@ -147,7 +148,9 @@ class TlsRelay:
             client.close()
             return
         self._sockets += [client, server]
-        threading.Thread(target=_pump, args=(client, server), daemon=True).start()
+        upstream = threading.Thread(target=_pump, args=(client, server), daemon=True)
+        self._pumps.append(upstream)
+        upstream.start()
         try:
             _relay_startup(server, client)
         except OSError:
@@ -157,8 +160,16 @@ class TlsRelay:
         _pump(server, client)
 
     def close(self) -> None:
+        """Let the tool's last bytes (its Terminate message) reach the server, then shut every
+        socket down before closing it: a bare close() of a socket another thread is reading
+        sends nothing on Linux, and the server would keep the tool's session, in its
+        transaction and with its locks, open."""
         self._closed.set()
         self._listener.close()
+        for pump in self._pumps:
+            pump.join(timeout=2)  # ends by itself once the tool has closed its side
         for each in self._sockets:
+            with contextlib.suppress(OSError):
+                each.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 each.close()

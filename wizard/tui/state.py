@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wizard.core.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_WAIT
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -28,9 +30,9 @@ class FlowState:
     practice: bool = False
     migrations_dir: Path | None = None
     initial_url: str = ""
-    connect_timeout: float = 15.0
-    lock_timeout_ms: int = 1000  # one try at a busy table (as migrate --lock-timeout)
-    max_wait: float = 60.0  # retrying a busy table in all (as migrate --max-wait)
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS  # one try at a busy table (as migrate --lock-timeout)
+    max_wait: float = DEFAULT_MAX_WAIT  # retrying a busy table in all (as migrate --max-wait)
     clock: Callable[[], float] = time.monotonic
     target: Target | None = None
     conn: psycopg.Connection[Any] | None = None

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from wizard.core import connection, practice
+from wizard.core import connection, operations, practice
 from wizard.core.errors import WizardError
+from wizard.core.runner import RunOptions
 from wizard.core.verify import run_verify
 from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow, VerifyFinished, WorkFailed
 from wizard.tui.problems import problem_from
@@ -50,6 +51,18 @@ def verify(state: FlowState, post: Post) -> None:
         return
     state.verify = report
     post(VerifyFinished(report))
+
+
+def context(state: FlowState) -> operations.Context:
+    """The operations' view of the flow: its connection, target and migrations."""
+    if state.target is None:
+        raise RuntimeError("not connected")
+    return operations.Context(state.connection(), state.target, state.server_version, state.migrations)
+
+
+def run_options(state: FlowState) -> RunOptions:
+    """The flow's lock timeout, wait budget, cancel flag and clock: the same for every operation."""
+    return RunOptions(state.lock_timeout_ms, state.max_wait, cancel=state.cancel, clock=state.clock)
 
 
 def interrupt(state: FlowState) -> None:

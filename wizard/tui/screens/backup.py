@@ -15,14 +15,15 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
 
-from wizard.core import paths, pgtools
-from wizard.core.backup import BackupResult, run_backup
+from wizard.core import operations, paths, pgtools
+from wizard.core.backup import BackupResult
 from wizard.core.errors import Cancelled
 from wizard.core.events import BackupProgress, BackupStarted, Event
 from wizard.core.units import human_size
+from wizard.tui import workers
 from wizard.tui.messages import BackupStopped, BackupVerified, EngineEvent
 from wizard.tui.screens.base import FlowScreen
-from wizard.tui.screens.done import PHRASE
+from wizard.tui.screens.done import PHRASE, one_table_choice
 from wizard.tui.widgets.backup_progress import BackupProgressView, tool_line
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
@@ -123,7 +124,7 @@ class BackupScreen(FlowScreen):
             yield Static("What to back up", classes="label")
             with RadioSet(id="what"):
                 yield RadioButton("The whole database (recommended: everything can be put back)", True, id="whole")
-                yield RadioButton("Only the attachments table, the one Phase 2 changes", id="attachments")
+                yield RadioButton(one_table_choice(self.state), id="attachments")
             yield Static("Format", classes="label")
             with RadioSet(id="format"):
                 yield RadioButton("Custom (.dump): compressed, restores all or single tables", True, id="custom")
@@ -229,19 +230,9 @@ class BackupScreen(FlowScreen):
             self.post_message(EngineEvent(event))
 
         try:
-            target = state.target
-            if target is None:
-                raise RuntimeError("not connected")
-            result = run_backup(
-                state.connection(),
-                target,
-                emit,
-                fmt=fmt,
-                table=table,
-                output=self.folder,
-                cancel=self.cancel,
-                prefer_bundled=prefer_bundled,
-            )
+            choice = operations.BackupChoice(fmt=fmt, table=table, output=self.folder, prefer_bundled=prefer_bundled)
+            # The migrate operation's backup step: its report (written by Migrate) names this file.
+            result = operations.take_backup(workers.context(state), choice, emit, self.cancel)
         except Cancelled:
             self.post_message(BackupStopped(None))
             return

@@ -10,57 +10,24 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Button, Footer, ProgressBar, RichLog, Static
+from textual.widgets import Button, Footer, ProgressBar, Static
 
-from wizard.core import engine
 from wizard.core import events as ev
+from wizard.core import operations
 from wizard.core.errors import Cancelled, WizardError
 from wizard.core.errors import MigrationFailed as StatementFailed
-from wizard.core.report import SessionReport, recording
-from wizard.core.runner import RunOptions
+from wizard.core.event_lines import one_line
 from wizard.tui import workers
 from wizard.tui.messages import EngineEvent, MigrationFailed, MigrationFinished
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.screens.done import backup_note
+from wizard.tui.widgets.event_log import EventLog
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
 INTRO = "One transaction: all of it is applied, or none of it. Cancel (Esc) is safe: it rolls back."
 CANCELLED = "Cancelled: the transaction was rolled back, nothing was changed."
-
-
-def one_line(sql: str, width: int = 72) -> str:
-    text, width = " ".join(sql.split()), max(width, 24)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def log_lines(event: ev.Event, width: int) -> list[str]:
-    """What an engine event adds to the log (Rich markup)."""
-    match event:
-        case ev.MigrationStarted(version=v, name=name, total=n, attempt=attempt):
-            if attempt > 1:
-                return [f"[b]Attempt {attempt}[/]: {escape(f'{v}_{name}')} starts again from statement 1."]
-            return [f"[b]{escape(f'{v}_{name}')}[/]: {n} statements in one transaction"]
-        case ev.StatementFinished(index=i, total=n, sql=sql, status=status, duration=took, notices=notices):
-            head, tail = f"[{i}/{n}] ", f" -> {status} ({took * 1000:.0f} ms)"
-            text = head + one_line(sql, width - len(head) - len(tail) - 2) + tail
-            return [f"[green]✓[/] {escape(text)}", *(f"    [cyan]{escape(notice)}[/]" for notice in notices)]
-        case ev.LockWait(relation=relation, holders=holders, retry_in=retry, waited=waited, budget=budget):
-            who = "; ".join(h.describe() for h in holders) or "a session that has since finished"
-            wait = f"waiting for a lock on {relation} held by {who} … retrying in {retry:g} s"
-            return [f"[b yellow]{escape(wait)} (waited {waited:.0f} of {budget:.0f} s)[/]"]
-        case ev.WaitingForOtherRun(waited=waited, pids=pids):
-            by = f" (pid {', '.join(map(str, pids))})" if pids else ""
-            return [f"[yellow]Another run of the wizard{by} is migrating this database: waiting ({waited:.0f} s)[/]"]
-        case ev.BaselineRecorded(version=v, name=name):
-            return [escape(f"Recorded {v}_{name} as the baseline (its tables were already there)")]
-        case ev.MigrationApplied(version=v, name=name, preexisting=kept):
-            before = f"; already there before: {', '.join(k.replace(':', ' ', 1) for k in kept)}" if kept else ""
-            return [f"[b green]Applied {escape(f'{v}_{name}')}[/]{escape(before)}"]
-        case ev.AlreadyApplied(version=v, name=name):
-            return [escape(f"{v}_{name} was already applied (by another run): skipped")]
-    return []
 
 
 class MigrateScreen(FlowScreen):
@@ -95,7 +62,7 @@ class MigrateScreen(FlowScreen):
                 yield ProgressBar(id="progress", show_eta=False)
                 yield Static("", id="elapsed")
             yield Static("Preparing: reading what is pending ...", id="current")
-            yield RichLog(id="log", markup=True, wrap=True, min_width=40)
+            yield EventLog(id="log")
             yield Static("", id="outcome")
             yield ProblemBox(id="problem")
         with Horizontal(classes="buttons"):
@@ -143,28 +110,19 @@ class MigrateScreen(FlowScreen):
         return MigrationFailed(problem, "", None, False, False)  # a bug, a lost connection
 
     def _apply(self) -> list[str]:
+        """The core's migrate operation, as `migrate` runs it; the Backup step took the backup."""
         state = self.state
-        conn, target = state.connection(), state.target
-        if target is None:
-            raise RuntimeError("not connected")
-        record: SessionReport | None = None
 
         def emit(event: ev.Event) -> None:
-            if record is not None:
-                record.record(event)
+            if isinstance(event, ev.ReportWritten):
+                self.report_path = state.report_path = Path(event.path)
             state.events.append(event)
             self.post_message(EngineEvent(event))
 
-        note = backup_note(state)
-        try:
-            with recording(conn, target, state.server_version, state.migrations, "migrate", note) as record:
-                options = RunOptions(state.lock_timeout_ms, state.max_wait, cancel=state.cancel, clock=state.clock)
-                applied = engine.apply_pending(conn, state.migrations, options, emit)
-                record.outcome = f"applied {', '.join(applied)}" if applied else "nothing was pending"
-        finally:
-            self.report_path = record.path if record is not None else None
-            self.state.report_path = self.report_path
-        return applied
+        choice = operations.BackupChoice(take=False, note=backup_note(state))
+        result = operations.migrate(workers.context(state), workers.run_options(state), choice, emit)
+        state.verify = result.verify
+        return result.applied
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event, bar = message.event, self.query_one("#progress", ProgressBar)
@@ -181,9 +139,7 @@ class MigrateScreen(FlowScreen):
             bar.update(progress=event.index)
         elif isinstance(event, ev.MigrationApplied):
             self.applied_now.append(event.version)
-        log = self.query_one("#log", RichLog)
-        for line in log_lines(event, log.scrollable_content_region.width or 80):
-            log.write(line, expand=True)  # expand: wrap at the log's width, not the console's 80
+        self.query_one("#log", EventLog).show(event)
 
     def _tick(self) -> None:
         seconds = self.state.clock() - self.started

@@ -19,17 +19,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, RichLog, Static
+from textual.widgets import Button, Footer, Static
 
 from wizard.core import events as ev
+from wizard.core import operations
 from wizard.core.errors import Cancelled, WizardError
-from wizard.core.rehearse import Rehearsal, rehearse
-from wizard.core.runner import RunOptions
+from wizard.core.rehearse import Rehearsal
 from wizard.core.units import human_duration
+from wizard.tui import workers
 from wizard.tui.messages import EngineEvent
 from wizard.tui.problems import Problem
 from wizard.tui.screens.base import FlowScreen
-from wizard.tui.screens.migrate import log_lines
+from wizard.tui.widgets.event_log import EventLog
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -115,7 +116,7 @@ class RehearseScreen(FlowScreen):
         yield StepIndicator(self.STEP)
         with VerticalScroll(id="body"):
             yield Static(explain(target.database if target else "", self.reuse), id="explain")
-            yield RichLog(id="log", markup=True, wrap=True, min_width=40)
+            yield EventLog(id="log")
             yield Static("", id="outcome")
             yield ProblemBox(id="problem")
         with Horizontal(classes="buttons"):
@@ -154,18 +155,8 @@ class RehearseScreen(FlowScreen):
     def _rehearse(self, reuse: str | None) -> None:
         state = self.state
         try:
-            target = state.target
-            if target is None:
-                raise RuntimeError("not connected")
-            options = RunOptions(state.lock_timeout_ms, state.max_wait, cancel=state.cancel, clock=state.clock)
-            result = rehearse(
-                state.connection(),
-                target,
-                state.migrations,
-                self._emit,
-                backup=Path(reuse) if reuse else None,
-                options=options,
-            )
+            backup = Path(reuse) if reuse else None
+            result = operations.rehearse(workers.context(state), workers.run_options(state), self._emit, backup=backup)
         except Cancelled:
             self.post_message(RehearsalFinished(None))
             return
@@ -178,19 +169,7 @@ class RehearseScreen(FlowScreen):
         self.post_message(EngineEvent(event))
 
     def on_engine_event(self, message: EngineEvent) -> None:
-        log = self.query_one("#log", RichLog)
-        event = message.event
-        width = log.scrollable_content_region.width or 80
-        if isinstance(event, ev.RehearsalStep):
-            log.write(f"[b]{escape(event.text)}[/]", expand=True)
-        elif isinstance(event, ev.RehearsalWarning):
-            log.write(f"[yellow]warning: {escape(event.text)}[/]", expand=True)
-        elif isinstance(event, ev.BackupProgress):
-            if "dumping contents of table" in event.line:
-                log.write(escape(f"  {event.line.split(': ', 1)[-1]}"), expand=True)
-        else:
-            for line in log_lines(event, width):
-                log.write(line, expand=True)
+        self.query_one("#log", EventLog).show(message.event)
 
     def on_rehearsal_finished(self, message: RehearsalFinished) -> None:
         self.phase = FINISHED
@@ -217,7 +196,7 @@ class RehearseScreen(FlowScreen):
         if self.phase == RUNNING and not self.state.cancel.is_set():
             self.state.cancel.set()
             self.query_one("#cancel", Button).disabled = True
-            self.query_one("#log", RichLog).write("Cancelling: stopping the copy and removing it ...")
+            self.query_one("#log", EventLog).write("Cancelling: stopping the copy and removing it ...")
 
     def action_back(self) -> None:
         if self.phase != RUNNING:

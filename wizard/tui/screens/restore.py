@@ -17,12 +17,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, LoadingIndicator, OptionList, Static
 
-from wizard.core import paths, restore
-from wizard.core.report import SessionReport, recording
+from wizard.core import event_lines, operations, paths
+from wizard.core import events as ev
 from wizard.core.restore import RestorePlan
-from wizard.core.verify import FAIL, PASS, run_verify
+from wizard.core.verify import FAIL, PASS
+from wizard.tui import workers
 from wizard.tui.messages import RestoreFailed, RestoreFinished, RestorePlanned, RestoreStatus, WorkFailed
-from wizard.tui.problems import Problem
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.backup_files import BackupFiles
 from wizard.tui.widgets.checks import CheckTable, badge
@@ -34,8 +34,8 @@ INTRO = (
     " Nothing changes until you have seen what the file holds, typed the database name, and pressed Restore."
 )
 BEFORE_PHASE_2 = (
-    "A backup from before Phase 2 does not pass Phase 2's verify, by design: it is the database as it was"
-    " before the migration."
+    "A backup from before a migration does not pass that migration's checks, by design: it is the database"
+    " as it was before the migration."
 )
 
 
@@ -183,8 +183,7 @@ class RestoreScreen(FlowScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="restore", description="Reading the backup")
     def _read(self, path: Path) -> None:
         try:
-            backup = restore.read_backup(path.resolve())
-            found = restore.plan(self.state.connection(), backup, self.state.migrations)
+            found = operations.restore_preview(workers.context(self.state), path.resolve())
         except Exception as error:  # not a backup, unreadable, connection lost: explained on screen
             self.post_message(WorkFailed(self.problem(error)))
             return
@@ -253,36 +252,26 @@ class RestoreScreen(FlowScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="restore", description="Restoring")
     def _restore(self, plan: RestorePlan) -> None:
+        """The core's restore operation, as `restore` runs it (report and verify included)."""
         state = self.state
-        record: SessionReport | None = None
-        verify_problem: Problem | None = None
-        try:
-            conn, target = state.connection(), state.target
-            if target is None:
-                raise RuntimeError("not connected")
-            path = str(plan.backup.path)
-            with recording(conn, target, state.server_version, state.migrations, "restore", path) as record:
-                removing = f"removing {len(plan.drops)} objects, then " if plan.drops else ""
-                self.post_message(
-                    RestoreStatus(
-                        f"Restoring: {removing}loading {len(plan.backup.tables)} tables, in one transaction ..."
-                    )
-                )
-                result = restore.run_restore(conn, plan, state.cancel)
-                differ = result.mismatched
-                record.outcome = f"restored from {path}" + (
-                    f"; rows differ for {', '.join(differ)}" if differ else ": the database matches the backup"
-                )
+        report: list[Path] = []
+
+        def emit(event: ev.Event) -> None:
+            if isinstance(event, ev.RestoreStarted):
+                self.post_message(RestoreStatus(event_lines.lines(event)[0].text))
+            elif isinstance(event, ev.TableRestored) and not report:
                 self.post_message(RestoreStatus("Restored. Running verify, for information ..."))
-                try:
-                    record.verify = run_verify(conn, state.migrations)
-                except Exception as error:  # the restore itself succeeded
-                    verify_problem = self.problem(error)
+            elif isinstance(event, ev.ReportWritten):
+                report.append(Path(event.path))
+
+        try:
+            outcome = operations.restore(workers.context(state), plan, emit, state.cancel)
         except Exception as error:  # explained on screen, never a crash
-            self.post_message(RestoreFailed(self.problem(error), record.path if record else None))
+            self.post_message(RestoreFailed(self.problem(error), report[0] if report else None))
             return
-        state.verify = record.verify
-        self.post_message(RestoreFinished(result, record.verify, verify_problem, record.path))
+        state.verify = outcome.verify
+        verify_problem = self.problem(outcome.verify_error) if outcome.verify_error else None
+        self.post_message(RestoreFinished(outcome.result, outcome.verify, verify_problem, outcome.report))
 
     def on_restore_status(self, message: RestoreStatus) -> None:
         self.query_one("#status", Static).update(escape(message.text))

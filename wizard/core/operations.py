@@ -1,0 +1,255 @@
+"""The five operations a person asks for: migrate, rollback, backup, restore and rehearse.
+
+One function each, shared by the headless commands and the screens: it takes its options,
+reports typed events as it works (events.py), returns a result, and writes its own session
+report (whatever happens; a ReportWritten event says where). What the CLI and the screens
+add is only theirs: choosing the options, asking for confirmation (after the read-only
+`*_preview` of each operation), and rendering the events (event_lines.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from wizard.core import engine, verify
+from wizard.core import restore as restoring
+from wizard.core import rollback as rolling_back
+from wizard.core.backup import BackupResult, run_backup
+from wizard.core.connection import Target
+from wizard.core.events import (
+    BackupVerified,
+    Emit,
+    ReportWritten,
+    RestoreStarted,
+    SettingLeftOut,
+    TableRestored,
+    VerifyFinished,
+    fanout,
+)
+from wizard.core.migrations import Migration
+from wizard.core.rehearse import Rehearsal
+from wizard.core.rehearse import rehearse as rehearse_on_copy
+from wizard.core.report import SessionReport, recording
+from wizard.core.restore import RestorePlan, RestoreResult
+from wizard.core.rollback import RollbackImpact
+from wizard.core.runner import RunOptions
+from wizard.core.verify import FAIL, WARN, VerifyReport
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where an operation works: the open connection, its target and the migrations."""
+
+    conn: psycopg.Connection[Any]
+    target: Target
+    server_version: str
+    migrations: list[Migration]
+
+
+@dataclass(frozen=True)
+class BackupChoice:
+    """Take a verified backup first (`take`), or say in the report why there is none or which
+    one stands for it (`note`: the user's own backup, one taken earlier in the session)."""
+
+    take: bool = True
+    fmt: str = "custom"
+    table: str | None = None
+    output: Path | None = None
+    prefer_bundled: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class MigrateResult:
+    applied: list[str]  # versions applied now
+    verify: VerifyReport | None
+    backup: str  # the backup's path, or why there is none
+    report: Path | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.verify is None or self.verify.ok
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    migration: str  # its label
+    verify: VerifyReport | None
+    report: Path | None
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    result: RestoreResult
+    verify: VerifyReport | None
+    verify_error: BaseException | None  # verify could not run (the restore itself succeeded)
+    report: Path | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.result.mismatched
+
+
+@dataclass
+class _Recorded:
+    report: SessionReport | None = None
+
+
+@contextmanager
+def _reported(ctx: Context, action: str, backup: str, emit: Emit) -> Iterator[SessionReport]:
+    """The session report of an operation, written whatever happens; then ReportWritten."""
+    done = _Recorded()
+    try:
+        with recording(ctx.conn, ctx.target, ctx.server_version, ctx.migrations, action, backup) as record:
+            done.report = record
+            yield record
+    finally:
+        if done.report is not None and done.report.path is not None:
+            emit(ReportWritten(str(done.report.path)))
+
+
+def _verified(ctx: Context, emit: Emit) -> VerifyReport:
+    report = verify.run_verify(ctx.conn, ctx.migrations)
+    checks = report.checks
+    failed, warned = sum(c.status == FAIL for c in checks), sum(c.status == WARN for c in checks)
+    emit(VerifyFinished(report.ok, len(checks), failed, warned))
+    return report
+
+
+# Migrate ------------------------------------------------------------------------------------
+
+
+def pending(ctx: Context) -> list[Migration]:
+    """What `migrate` would apply (read only); refuses a changed file or the wrong database."""
+    states = engine.status(ctx.conn, ctx.migrations)
+    engine.refuse_if_modified(states)
+    todo = engine.pending(states)
+    if todo:
+        engine.refuse_unless_precondition(ctx.conn, todo[0])
+    return todo
+
+
+def migrate(ctx: Context, options: RunOptions, backup: BackupChoice, emit: Emit) -> MigrateResult:
+    """Back up (as chosen), apply what is pending (one transaction each), verify, report."""
+    started = time.monotonic()
+    note = backup.note
+    if backup.take:
+        note = str(take_backup(ctx, backup, emit, options.cancel).path)
+    with _reported(ctx, "migrate", note, emit) as record:
+        both = fanout(record.record, emit)
+        applied = engine.apply_pending(ctx.conn, ctx.migrations, options, both)
+        record.outcome = f"applied {', '.join(applied)}" if applied else "nothing was pending"
+        record.verify = _verified(ctx, emit)
+    return MigrateResult(applied, record.verify, note, record.path, time.monotonic() - started)
+
+
+# Rollback -----------------------------------------------------------------------------------
+
+
+def rollback_preview(ctx: Context) -> RollbackImpact | None:
+    """What rolling back the latest migration would remove (read only); None: nothing applied."""
+    migration = rolling_back.latest_applied(ctx.conn, ctx.migrations)
+    return None if migration is None else rolling_back.impact(ctx.conn, migration)
+
+
+def rollback(
+    ctx: Context, impact: RollbackImpact, options: RunOptions, emit: Emit, *, backup: str = ""
+) -> RollbackResult:
+    """Undo `impact.migration` in one transaction, keeping what existed before it; verify; report."""
+    note = backup or ("practice database: none needed" if ctx.target.practice else "not taken for a rollback")
+    with _reported(ctx, "rollback", note, emit) as record:
+        rolling_back.rollback(ctx.conn, impact.migration, options, fanout(record.record, emit))
+        record.outcome = f"rolled back {impact.migration.label}"
+        record.verify = _verified(ctx, emit)
+    return RollbackResult(impact.migration.label, record.verify, record.path)
+
+
+# Backup -------------------------------------------------------------------------------------
+
+
+def take_backup(ctx: Context, choice: BackupChoice, emit: Emit, cancel: threading.Event | None = None) -> BackupResult:
+    """A verified pg_dump (no report of its own: the operation it belongs to writes one)."""
+    result = run_backup(
+        ctx.conn,
+        ctx.target,
+        emit,
+        fmt=choice.fmt,
+        table=choice.table,
+        output=choice.output,
+        cancel=cancel,
+        prefer_bundled=choice.prefer_bundled,
+    )
+    emit(BackupVerified(str(result.path), result.bytes, len(result.tables), result.database_bytes))
+    return result
+
+
+def backup(ctx: Context, choice: BackupChoice, emit: Emit, cancel: threading.Event | None = None) -> BackupResult:
+    """`backup` on its own: a verified pg_dump, and a report saying which file and which tool."""
+    with _reported(ctx, "backup", "this operation's own", emit) as record:
+        both = fanout(record.record, emit)
+        result = take_backup(ctx, choice, both, cancel)
+        record.backup = str(result.path)
+        record.outcome = f"backed up {len(result.tables)} tables to {result.path} with {result.tool.name}"
+        record.outcome += f" {result.tool.version} ({result.reason})"
+    return replace(result, report=record.path)
+
+
+# Restore ------------------------------------------------------------------------------------
+
+
+def restore_preview(ctx: Context, path: Path) -> RestorePlan:
+    """What restoring `path` would remove first and how the file is read (read only)."""
+    return restoring.plan(ctx.conn, restoring.read_backup(path), ctx.migrations)
+
+
+def restore(ctx: Context, plan: RestorePlan, emit: Emit, cancel: threading.Event | None = None) -> RestoreOutcome:
+    """Put the database back to exactly the backup, in one transaction; then verify, for information."""
+    path = str(plan.backup.path)
+    with _reported(ctx, "restore", path, emit) as record:
+        both = fanout(record.record, emit)
+        both(RestoreStarted(path, len(plan.backup.tables), len(plan.drops), plan.how))
+        result = restoring.run_restore(ctx.conn, plan, cancel)
+        for name in result.left_out:
+            both(SettingLeftOut(name, result.server_major))
+        for table, (wanted, now) in sorted(result.counts.items()):
+            both(TableRestored(table, wanted, now))
+        differ = result.mismatched
+        record.outcome = f"restored from {path}" + (
+            f"; rows differ for {', '.join(differ)}" if differ else ": the database matches the backup"
+        )
+        verify_error: BaseException | None = None
+        try:
+            record.verify = _verified(ctx, emit)
+        except (psycopg.Error, OSError) as error:  # the restore itself succeeded
+            verify_error = error
+    return RestoreOutcome(result, record.verify, verify_error, record.path)
+
+
+# Rehearse -----------------------------------------------------------------------------------
+
+
+def rehearse(ctx: Context, options: RunOptions, emit: Emit, *, backup: Path | None = None) -> Rehearsal:
+    """The pending migrations on a throwaway local copy; the database is only read; a report."""
+    with _reported(ctx, "rehearse", str(backup) if backup else "a fresh one, deleted with the copy", emit) as record:
+        result = rehearse_on_copy(
+            ctx.conn, ctx.target, ctx.migrations, fanout(record.record, emit), backup=backup, options=options
+        )
+        if result.nothing_pending:
+            record.outcome = "nothing pending: nothing to rehearse"
+        elif result.ok:
+            record.outcome = (
+                f"passed on a local copy (PostgreSQL {result.server_version}); the database was not changed"
+            )
+        else:
+            record.outcome = f"would fail: {result.error}; the database was not changed"
+        record.verify = result.verify
+    return replace(result, report=record.path)
