@@ -27,6 +27,7 @@ os.environ.pop("DATABASE_URL", None)
 # Registered first, so it runs last: after the practice server (started by a test) has stopped.
 atexit.register(shutil.rmtree, _HOME, True)
 
+from tests.celerp_pg import celerp_pg  # noqa: E402, F401
 from tests.debian_pg import debian_pg  # noqa: E402, F401
 from tests.keyrings import memory_keyring, no_keyring, real_keyring, secret_service  # noqa: E402, F401
 from tests.pgbouncer import tls_front  # noqa: E402, F401
