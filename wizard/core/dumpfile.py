@@ -179,16 +179,19 @@ def reader_for(dump: DumpFile, server_major: int) -> pgtools.ToolChoice:
 
 
 @contextmanager
-def sql_lines(dump: DumpFile, reader: pgtools.ToolChoice | None = None) -> Iterator[Iterator[bytes]]:
+def sql_lines(
+    dump: DumpFile, reader: pgtools.ToolChoice | None = None, options: tuple[str, ...] = ()
+) -> Iterator[Iterator[bytes]]:
     """The file's SQL, line by line (bytes, newline kept). For an archive, `reader` converts it
-    as it is read; a failure of that pg_restore raises DumpUnreadable when the lines run out."""
+    as it is read (with pg_restore's `options`, e.g. --no-owner); a failure of that pg_restore
+    raises DumpUnreadable when the lines run out."""
     if dump.format == "plain":
         with dump.path.open("rb") as handle:
             yield iter(handle)
         return
     tool = (reader or reader_for(dump, 0)).tool
     process = subprocess.Popen(
-        [str(tool.path), "--file", "-", str(dump.path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [str(tool.path), *options, "--file", "-", str(dump.path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert process.stdout is not None and process.stderr is not None
     errors: list[bytes] = []

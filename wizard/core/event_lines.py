@@ -92,9 +92,12 @@ def lines(event: ev.Event, width: int = 100) -> list[Line]:
                 Line(f"Restoring {path}: {removing}loading {tables} tables, in one transaction ...", HEAD),
                 Line(how, "", 1),
             ]
-        case ev.SettingLeftOut(name=name, server_major=major):
+        case ev.SettingLeftOut(name=name, server_major=major, kind="setting"):
             return [Line(f"left out SET {name}: PostgreSQL {major} does not have this setting (a newer tool wrote it)",
                          NOTICE, 1)]  # fmt: skip
+        case ev.SettingLeftOut(name=name, server_major=major):
+            return [Line(f"left out {name}: this PostgreSQL {major} does not accept that column option (another"
+                         " server build wrote it)", NOTICE, 1)]  # fmt: skip
         case ev.TableRestored(table=table, rows_in_backup=wanted, rows_now=now):
             if wanted == now:
                 return [Line(f"{table}: {now} rows, as in the backup", OK, 1)]

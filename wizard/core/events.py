@@ -180,10 +180,12 @@ class RestoreStarted:
 
 @dataclass(frozen=True)
 class SettingLeftOut:
-    """A setting in the backup that this server does not have (a newer pg_dump wrote it): not sent."""
+    """Something in the backup this server does not have, not sent: a setting (a newer pg_dump
+    wrote it) or a column option (another server build's); `name` says which."""
 
     name: str
     server_major: int
+    kind: str = "setting"  # or "column option"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """A throwaway local copy of a database: an embedded PostgreSQL that holds one backup, restored
 without owners and privileges, and removed (server stopped, folder deleted) on close.
 
-pg_restore goes on past objects the local server cannot create (an extension it lacks, a
-role that exists only on the real server); each one comes back as a RehearsalWarning.
+The restore goes on past objects the local server cannot create (an extension it lacks, a
+role that exists only on the real server): each object loads in a savepoint, and each one
+refused comes back as a RehearsalWarning.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,17 +33,12 @@ WITHOUT_REHEARSAL = (
     "Or go ahead without a rehearsal: `migration-wizard migrate` takes a verified backup first and runs"
     " each migration in one transaction (all of it or nothing)."
 )
-_CURRENT = re.compile(r'^pg_restore: (?:creating ([A-Z][A-Z ]*) "(.+)"|processing data for table "(.+)")$')
-_ERROR = re.compile(r"^pg_restore: error: (?:could not execute query: )?(.*)$")
-_SEVERITY = re.compile(r"^(?:ERROR|FATAL):\s+")
 _MISSING_EXTENSION = (
     re.compile(r'extension "([^"]+)" is not available'),
     re.compile(r'could not open extension control file "[^"]*?([^/"\\]+)\.control"'),
     re.compile(r'extension "([^"]+)" does not exist'),  # what needed it: a comment on it, a function of it
 )
 _MISSING_ROLE = re.compile(r'role "([^"]+)" does not exist')
-# pg_restore 18 sets this PostgreSQL 17 parameter on every server: an older one refuses it, harmlessly.
-_HARMLESS = re.compile(r'unrecognized configuration parameter "transaction_timeout"')
 
 
 class RehearsalFailed(WizardError):
@@ -141,29 +136,27 @@ class LocalCopy:
     def restore(
         self, archive: Path, target: Target, cancel: threading.Event, reader: pgtools.ToolChoice | None = None
     ) -> list[RehearsalWarning]:
-        """pg_restore the archive into the copy; what it could not restore, as warnings. `reader`:
-        the pg_restore to use (local_major chose the copy's version for it); the newest otherwise."""
-        tool = reader.tool if reader is not None else pgtools.newest("pg_restore")
-        args = [str(tool.path), "--no-owner", "--no-privileges", "--verbose", "--dbname", target.database]
-        env = pgtools.tool_env(target, plain=True)
-        process = subprocess.Popen(
-            [*args, str(archive)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
-        pgtools.stop_on_cancel(process, cancel)
-        assert process.stderr is not None
-        lines = [line.rstrip() for line in process.stderr]
-        code = process.wait()
-        if cancel.is_set():
-            raise Cancelled("Rehearsal cancelled: the copy was removed and your database was not changed.")
-        if code != 0 and not any("errors ignored on restore" in line for line in lines):
-            problem = [ln for ln in lines if "error:" in ln] or lines[-3:]
-            found = diagnose("\n".join(problem))
+        """Load the archive into the copy (without owners and privileges) through the wizard's own
+        loader, which leaves out settings and column options the copy lacks and goes on past
+        objects it cannot create; each of those comes back as a warning. `reader`: the
+        pg_restore that turns the archive into SQL (the newest when not given)."""
+        from wizard.core.restore import load_copy  # the restore module's loader, in its tolerant mode
+
+        dump = dumpfile.read(archive)
+        tool = reader or pgtools.ToolChoice(pgtools.newest("pg_restore"), "the newest pg_restore here")
+        try:
+            with psycopg.connect(target.conninfo, autocommit=True) as conn:
+                problems = load_copy(conn, dump, tool, cancel)
+        except Cancelled:
+            raise Cancelled("Rehearsal cancelled: the copy was removed and your database was not changed.") from None
+        except (dumpfile.DumpUnreadable, psycopg.Error) as error:
+            said = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            found = diagnose(str(error))
             raise RehearsalFailed(
-                f"pg_restore could not restore the copy: {problem[0] if problem else f'exit status {code}'}",
-                detail="\n".join(problem[1:]),
+                f"The copy could not be restored: {said}",
                 fix=found.fix if found.matched else ("Take a new backup and rehearse again.", WITHOUT_REHEARSAL),
-            )
-        return parse_restore_errors(lines)
+            ) from None
+        return [_classify(p.object, p.message, p.detail) for p in problems]
 
     def close(self) -> None:
         """Stop the server and delete its folder, whatever state they are in."""
@@ -188,43 +181,6 @@ class LocalCopy:
         if sockets is not None and self.folder not in sockets.parents:
             with contextlib.suppress(OSError):
                 sockets.rmdir()
-
-
-def parse_restore_errors(lines: Sequence[str]) -> list[RehearsalWarning]:
-    """pg_restore's --verbose output as one warning per object it could not restore."""
-    found: list[RehearsalWarning] = []
-    current = "an object of the backup"
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        where = _CURRENT.match(line)
-        if where:
-            current = _object(*where.groups())
-            continue
-        error = _ERROR.match(line)
-        if not error:
-            continue
-        message = _SEVERITY.sub("", error.group(1)).strip()
-        details: list[str] = []
-        while index < len(lines) and not lines[index].startswith("pg_restore:"):
-            if lines[index].strip() and not lines[index].startswith("Command was:"):
-                details.append(lines[index].strip())
-            index += 1
-        if not _HARMLESS.search(message):
-            found.append(_classify(current, message, " ".join(details)))
-    return found
-
-
-def _object(kind: str | None, name: str | None, data: str | None) -> str:
-    """What pg_restore's --verbose line names, in words: 'foreign key public.t t_fkey', 'the data of table public.t'."""
-    if data:
-        return f"the data of table {data}"
-    kind, name = (kind or "object").lower(), name or ""
-    if kind == "comment":
-        what, _, rest = name.partition(" ")
-        return f"the comment on {what.lower()} {rest}"
-    return f"{kind.replace('fk constraint', 'foreign key')} {name}"
 
 
 def _classify(current: str, message: str, details: str) -> RehearsalWarning:

@@ -220,6 +220,8 @@ def restore(ctx: Context, plan: RestorePlan, emit: Emit, cancel: threading.Event
         result = restoring.run_restore(ctx.conn, plan, cancel)
         for name in result.left_out:
             both(SettingLeftOut(name, result.server_major))
+        for statement in result.options_left_out:
+            both(SettingLeftOut(statement, result.server_major, "column option"))
         for table, (wanted, now) in sorted(result.counts.items()):
             both(TableRestored(table, wanted, now))
         differ = result.mismatched

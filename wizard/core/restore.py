@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,8 @@ _END_OF_COPY = (b"\\.\n", b"\\.\r\n", b"\\.")
 # can be sent without waiting for the next COPY (so no part of a file is held whole).
 _OBJECT_HEADER = re.compile(rb"^-- (?:Data for )?Name: .*; Type: ")
 _SQL_BATCH = 256 * 1024
+# ALTER TABLE ... ALTER COLUMN ... SET (option = value, ...): the attribute options of a column.
+_COLUMN_OPTIONS = re.compile(rb"^ALTER TABLE (?:ONLY )?.+ ALTER COLUMN .+ SET \(.+\);\r?\n?$")
 # COPY data goes to the server in blocks this large: one call per row costs ~3x the time.
 _COPY_BATCH = 1024 * 1024
 # The wizard keeps its own lock_timeout during a restore (a busy table stops it with the
@@ -73,6 +75,7 @@ class RestoreResult:
     counts: dict[str, tuple[int, int]]  # schema.table -> (rows in the backup, rows now)
     left_out: tuple[str, ...]  # settings in the file that this server does not have, not sent
     server_major: int
+    options_left_out: tuple[str, ...] = ()  # column options this server refused (another build's)
 
     @property
     def mismatched(self) -> list[str]:
@@ -206,7 +209,19 @@ def run_restore(
     for written, rows in loader.rows.items():
         row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.SQL(written))).fetchone()
         now[dumpfile.unquote(written)] = (rows, int(row[0]) if row else -1)
-    return RestoreResult(now, tuple(loader.left_out), restore_plan.server_major)
+    return RestoreResult(now, tuple(loader.left_out), restore_plan.server_major, tuple(loader.options_left_out))
+
+
+def load_copy(
+    conn: psycopg.Connection[Any], dump: DumpFile, reader: pgtools.ToolChoice | None, cancel: threading.Event
+) -> list[LoadProblem]:
+    """Load an archive into a throwaway copy without owners and privileges, in one transaction:
+    each object in a savepoint, so what the copy cannot create (an extension it lacks, a role
+    only the real server has) is a LoadProblem and the rest still loads."""
+    loader = _Loader(conn, True, cancel, tolerant=True)
+    with conn.transaction(), dumpfile.sql_lines(dump, reader, ("--no-owner", "--no-privileges")) as lines:
+        loader.load(lines)
+    return loader.problems
 
 
 def _failed(conn: psycopg.Connection[Any], error: psycopg.Error, backup: DumpFile) -> RestoreFailed:
@@ -228,15 +243,49 @@ def _failed(conn: psycopg.Connection[Any], error: psycopg.Error, backup: DumpFil
     )
 
 
+@dataclass(frozen=True)
+class LoadProblem:
+    """In a tolerant load (the rehearsal's copy), an object the server refused, and why."""
+
+    object: str  # "table public.users", "the data of table public.users", "the comment on extension vector"
+    message: str
+    detail: str
+
+
+def _object_of(header: bytes) -> str:
+    """pg_dump's "-- Name: users; Type: TABLE; Schema: public; Owner: x" as "table public.users"."""
+    fields = dict(
+        part.strip().split(": ", 1)
+        for part in header.decode("utf-8", "replace").lstrip("- ").split("; ")
+        if ": " in part
+    )
+    name = fields.get("Name") or fields.get("Data for Name") or "?"
+    kind, schema = fields.get("Type", "object"), fields.get("Schema", "-")
+    qualified = name if schema in ("-", "") else f"{schema}.{name}"
+    if kind == "TABLE DATA":
+        return f"the data of table {qualified}"
+    if kind == "COMMENT":
+        what, _, rest = name.partition(" ")
+        return f"the comment on {what.lower()} {rest}"
+    return f"{kind.lower().replace('fk constraint', 'foreign key')} {qualified}"
+
+
 class _Loader:
     """Runs a dump's lines on the connection: SQL in batches cut at statement boundaries, COPY
-    data in large blocks; settings the server lacks are left out. `whole=False` (a single-table
-    backup): only each table's rows are replaced, the rest of the file is not run."""
+    data in large blocks; settings and column options the server lacks are left out.
+    `whole=False` (a single-table backup): only each table's rows are replaced, the rest of the
+    file is not run. `tolerant=True` (a throwaway copy): each object runs in a savepoint, and
+    one the server refuses becomes a LoadProblem instead of stopping the load."""
 
-    def __init__(self, conn: psycopg.Connection[Any], whole: bool, cancel: threading.Event) -> None:
-        self.conn, self.whole, self.cancel = conn, whole, cancel
+    def __init__(
+        self, conn: psycopg.Connection[Any], whole: bool, cancel: threading.Event, *, tolerant: bool = False
+    ) -> None:
+        self.conn, self.whole, self.cancel, self.tolerant = conn, whole, cancel, tolerant
         self.rows: dict[str, int] = {}  # the table as the file writes it -> rows loaded
         self.left_out: list[str] = []
+        self.options_left_out: list[str] = []
+        self.problems: list[LoadProblem] = []
+        self.current = "an object of the backup"
         self._known: dict[str, bool] = {}
         self._sql: list[bytes] = []
         self._size = 0
@@ -249,9 +298,13 @@ class _Loader:
                 self._copy(copy.group(1).decode(self.conn.info.encoding), line, lines)
             elif line.startswith(b"\\"):
                 continue  # \restrict, \unrestrict, \connect: psql's, not SQL
-            elif self._size >= _SQL_BATCH and _OBJECT_HEADER.match(line):
+            elif (self.tolerant or self._size >= _SQL_BATCH) and _OBJECT_HEADER.match(line):
                 self._flush()
+                self.current = _object_of(line)
                 self._add(line)
+            elif self.whole and _COLUMN_OPTIONS.match(line):
+                self._flush()
+                self._column_options(line)
             elif self._keep(line):
                 self._add(line)
         self._flush()
@@ -283,6 +336,26 @@ class _Loader:
                 self.left_out.append(name)
         return self._known[name]
 
+    def _column_options(self, line: bytes) -> None:
+        """ALTER TABLE ... ALTER COLUMN ... SET (option=value): a server build may write options
+        another does not accept ("unrecognized parameter"); such a statement is left out."""
+        statement = line.decode(self.conn.info.encoding).strip()
+        try:
+            with self.conn.transaction():  # a savepoint: the refusal leaves the rest intact
+                self.conn.execute(statement)
+        except psycopg.errors.InvalidParameterValue as error:
+            primary = error.diag.message_primary or str(error).strip()
+            self.options_left_out.append(f"{' '.join(statement.split()[:7])} ... ({primary})")
+        except psycopg.Error as error:
+            if not self.tolerant:
+                raise
+            self._problem(error)
+
+    def _problem(self, error: psycopg.Error) -> None:
+        primary = error.diag.message_primary or (str(error).strip().splitlines() or [""])[0]
+        detail = " ".join(part for part in (error.diag.message_detail, error.diag.message_hint) if part)
+        self.problems.append(LoadProblem(self.current, primary, detail))
+
     def _flush(self) -> None:
         if self.cancel.is_set():
             raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.")
@@ -290,27 +363,58 @@ class _Loader:
             text = b"".join(self._sql).decode(self.conn.info.encoding)
             self._sql, self._size = [], 0
             if text.strip():
-                self.conn.execute(text)  # no parameters: one simple query, several statements allowed
+                self._guarded(lambda: self.conn.execute(text))  # one simple query, several statements allowed
+
+    def _guarded(self, run: Callable[[], object]) -> bool:
+        """Run; in a tolerant load, in a savepoint, an error recorded as a problem. True: it ran."""
+        if not self.tolerant:
+            run()
+            return True
+        try:
+            with self.conn.transaction():
+                run()
+        except psycopg.Error as error:
+            self._problem(error)
+            return False
+        return True
 
     def _copy(self, table: str, header: bytes, lines: Iterator[bytes]) -> None:
         if not self.whole:
             self.conn.execute(sql.SQL("DELETE FROM {}").format(sql.SQL(table)))
+        counted: list[int] = []
+        statement = header.decode(self.conn.info.encoding).rstrip().rstrip(";")
+        if self.tolerant:
+            self.current = f"the data of table {dumpfile.unquote(table)}"
+        if not self._guarded(lambda: counted.append(self._copy_rows(statement, lines))):
+            return  # the server refused the COPY (a tolerant load goes on)
+        self.rows[table] = self.rows.get(table, 0) + counted[0]
+
+    def _copy_rows(self, statement: str, lines: Iterator[bytes]) -> int:
         count = 0
         block: list[bytes] = []
         size = 0
-        statement = header.decode(self.conn.info.encoding).rstrip().rstrip(";")
-        with self.conn.cursor().copy(statement) as copy:
-            for row in lines:
-                if row in _END_OF_COPY:
-                    break
-                block.append(row)
-                size += len(row)
-                count += 1
-                if size >= _COPY_BATCH:
+        ended = False
+        try:
+            with self.conn.cursor().copy(statement) as copy:
+                for row in lines:
+                    if row in _END_OF_COPY:
+                        ended = True
+                        break
+                    block.append(row)
+                    size += len(row)
+                    count += 1
+                    if size >= _COPY_BATCH:
+                        copy.write(b"".join(block))
+                        block, size = [], 0
+                        if self.cancel.is_set():
+                            raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.")
+                ended = True
+                if block:
                     copy.write(b"".join(block))
-                    block, size = [], 0
-                    if self.cancel.is_set():
-                        raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.")
-            if block:
-                copy.write(b"".join(block))
-        self.rows[table] = self.rows.get(table, 0) + count
+        except psycopg.Error:
+            if not ended and self.tolerant:
+                for row in lines:  # the load goes on: pass over the rest of this COPY's data
+                    if row in _END_OF_COPY:
+                        break
+            raise
+        return count
