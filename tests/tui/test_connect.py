@@ -39,6 +39,36 @@ async def test_export_and_quotes_are_stripped(make_app: AppFactory) -> None:
         assert url.value == "postgresql://u:pw123456@db.example.com/app"
 
 
+async def test_the_screen_says_what_it_removed_from_a_paste_as_headless_does(make_app: AppFactory) -> None:
+    from wizard.core.paste import clean_paste
+
+    pasted = "DATABASE_URL=\"psql 'postgresql://u:Pw1234567@db.example.com/app'\""
+    app = make_app(start="connect")
+    async with app.run_test(size=(100, 32)) as pilot:
+        url = app.screen.query_one("#url", Input)
+        url.value = pasted
+        await pilot.pause()
+        assert url.value == clean_paste(pasted).url == "postgresql://u:Pw1234567@db.example.com/app"
+        notes = _text(app, "#notes")
+        assert 'Cleaned the pasted URL: removed "DATABASE_URL=", the surrounding quotes and "psql".' in notes
+        assert "Pw1234567" not in notes
+        url.value = "postgresql://u:Pw1234567@db.example.com/other"  # typed over: the note goes
+        await pilot.pause()
+        assert "Cleaned" not in _text(app, "#notes")
+
+
+async def test_a_key_value_string_keeps_its_spaces_while_typed(make_app: AppFactory) -> None:
+    app = make_app(start="connect")
+    async with app.run_test() as pilot:
+        url = app.screen.query_one("#url", Input)
+        url.value = "host=db.example.com "
+        await pilot.pause()
+        assert url.value == "host=db.example.com "  # the next keyword can follow
+        url.value += "dbname=app user=bob"
+        await pilot.pause()
+        assert "db.example.com" in _text(app, "#shown-back") and "app" in _text(app, "#shown-back")
+
+
 async def test_a_bad_url_is_explained_inline(make_app: AppFactory) -> None:
     app = make_app(start="connect")
     async with app.run_test() as pilot:

@@ -84,7 +84,8 @@ async def test_a_column_added_by_hand_shows_the_server_notice(make_app: AppFacto
         log = _log(app)
         first = log.index(next(line for line in log if line.startswith("✓ [ 1/14]")))
         notice = log[first + 1]
-        assert notice.startswith("    ") and notice.strip().startswith("NOTICE:") and "already exists, skipping" in notice
+        assert notice.startswith("    ") and notice.strip().startswith("NOTICE:")
+        assert "already exists, skipping" in notice
         assert any("Already present before, left as they were: column attachments.storage_key" in line for line in log)
 
 

@@ -31,12 +31,6 @@ def stream_of(args: argparse.Namespace, printer: Printer) -> Stream:
     return printer.stream if isinstance(printer.stream, Stream) else Stream(printer, bool(getattr(args, "json", False)))
 
 
-def _pooler_note(session: Session) -> None:
-    target = session.target
-    if target.is_pooler:
-        session.printer.err(f"Note: {target.pooler_advice}")
-
-
 def cmd_migrate(args: argparse.Namespace, printer: Printer) -> int:
     stream = stream_of(args, printer)
     session = open_session(args, printer, to_stderr=stream.json_lines)
@@ -53,7 +47,6 @@ def _migrate(session: Session, args: argparse.Namespace, stream: Stream) -> int:
     if not todo:
         stream.say("Nothing to do: every migration is already applied.")
         return stream.result(True, 0, applied=[], verify=None)
-    _pooler_note(session)
     names = ", ".join(m.label for m in todo)
     stream.say(f"Pending: {names}. Each runs in one transaction: all of it is applied, or none of it.")
     confirm(session, f"Apply {names} to {session.target.describe()}?")

@@ -9,7 +9,7 @@ import os
 import sys
 
 from wizard.cli.output import Printer, table
-from wizard.cli.session import ask
+from wizard.cli.session import ask, say_notes
 from wizard.core import connection, profiles
 from wizard.core.errors import InputError
 
@@ -29,7 +29,7 @@ def _url_to_save(args: argparse.Namespace, printer: Printer) -> str:
     if os.environ.get("DATABASE_URL", "").strip():
         return os.environ["DATABASE_URL"]
     if sys.stdin.isatty():
-        return connection.clean_pasted(getpass.getpass("Database URL (hidden as you type or paste): "))
+        return getpass.getpass("Database URL (hidden as you type or paste): ")
     raise InputError(
         "No URL to save.", fix=("Set DATABASE_URL, pass --database-url URL, or run this on a terminal to be asked.",)
     )
@@ -38,8 +38,9 @@ def _url_to_save(args: argparse.Namespace, printer: Printer) -> str:
 def _save(args: argparse.Namespace, printer: Printer) -> int:
     name = profiles.check_name(args.name)
     url = _url_to_save(args, printer)
-    target = connection.parse_url(url)
+    target = connection.parse_url(url)  # cleans what was pasted around the URL
     printer.secrets = target.secrets
+    say_notes(printer, target)
     if profiles.exists(name):
         ask(args, f"A connection named {name!r} is already saved. Replace it?", changes="a saved connection")
     if not args.no_test:

@@ -16,6 +16,9 @@ from wizard.core.connection import Target
 from wizard.core.errors import InputError, RefusedError
 from wizard.core.migrations import Migration, load_migrations
 
+# The commands that change the schema: through Neon's pooler only with --allow-pooler.
+CHANGING_COMMANDS = frozenset({"migrate", "rollback", "restore"})
+
 
 @dataclass
 class Session:
@@ -56,14 +59,42 @@ def resolve_target(args: argparse.Namespace, printer: Printer, *, to_stderr: boo
         )
     printer.secrets = target.secrets
     say(f"Target: {target.describe()}")
+    say_notes(printer, target)
+    return target
+
+
+def say_notes(printer: Printer, target: Target) -> None:
+    """What the wizard did to the URL, and what to know before connecting (the pooler)."""
+    if target.cleaned:
+        printer.err(f"Note: {target.cleaned_note}.")
     for note in target.notes:
         printer.err(f"Note: {note}")
-    return target
+    if target.is_pooler:
+        printer.err(f"Note: {target.pooler_advice}")
+        direct = target.redact(target.direct_url)
+        if direct:
+            printer.err(f"  The direct URL: {direct}")
+
+
+def refuse_pooler(args: argparse.Namespace, target: Target) -> None:
+    """Schema changes through a transaction pooler only when asked for: before connecting."""
+    if not target.is_pooler or args.command not in CHANGING_COMMANDS or getattr(args, "allow_pooler", False):
+        return
+    direct = target.redact(target.direct_url) or f"the same URL with the host {target.direct_host}"
+    raise RefusedError(
+        f"Nothing was changed: {args.command} does not go through Neon's pooled endpoint {target.host};"
+        f" use the direct host {target.direct_host}.",
+        fix=(
+            f"Run it again with the direct URL: {direct}",
+            "Or add --allow-pooler to go through the pooler anyway (one transaction, transaction-scoped locks).",
+        ),
+    )
 
 
 def open_session(args: argparse.Namespace, printer: Printer, *, to_stderr: bool = False) -> Session:
     migrations = load_migrations(args.migrations_dir)
     target = resolve_target(args, printer, to_stderr=to_stderr)
+    refuse_pooler(args, target)
     timeout = float(args.connect_timeout)
 
     def slow() -> None:

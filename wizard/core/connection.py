@@ -16,14 +16,14 @@ from urllib.parse import quote
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from wizard.core import paste
+from wizard.core.defaults import APPLICATION_NAME, DEFAULT_CONNECT_TIMEOUT
 from wizard.core.doctor import diagnose, from_rule
 from wizard.core.errors import ConnectError, InputError
 
-APPLICATION_NAME = "migration-wizard"
-DEFAULT_CONNECT_TIMEOUT = 15.0
 SLOW_CONNECT_AFTER = 2.0
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-MASK = "****"
+MASK = paste.MASK
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s'\"]*:)[^\s'\"]*@", re.IGNORECASE)
@@ -52,6 +52,10 @@ class Target:
     practice: bool = False
     secrets: tuple[str, ...] = field(default=(), repr=False)
     notes: tuple[str, ...] = ()
+    # The connection string as given, cleaned of what was pasted around it (password included).
+    url: str = field(default="", repr=False)
+    # What the cleaning removed (paste.clean_paste): fixed words, never the URL.
+    cleaned: tuple[str, ...] = ()
 
     @property
     def is_socket(self) -> bool:
@@ -69,6 +73,17 @@ class Target:
     def direct_host(self) -> str:
         """The host without Neon's `-pooler` suffix: the endpoint to change a schema through."""
         return self.host.replace("-pooler.", ".", 1)
+
+    @property
+    def direct_url(self) -> str:
+        """The URL as given with the direct host in place of the `-pooler` one; '' when not a
+        pooler host. It holds the password: pass it through redact() before showing it."""
+        return (paste.direct_host_url(self.url, self.host) or "") if self.is_pooler else ""
+
+    @property
+    def cleaned_note(self) -> str:
+        """'cleaned the pasted URL: removed ...', or '' when the URL came as it is."""
+        return paste.cleaned_note(self.cleaned)
 
     @property
     def pooler_advice(self) -> str:
@@ -97,16 +112,23 @@ def _secrets_of(raw: str, password: str | None) -> tuple[str, ...]:
     found: set[str] = set()
     if password:
         found |= {password, quote(password, safe="")}
-    # The password as typed, up to the last "@": covers one that libpq split at a stray "@".
-    match = re.match(r"^[^:/]+://[^:/@]*:(.*)@", raw)
+    # The password as typed, up to the last "@", and the parts libpq may take for it when it
+    # splits at a stray "@" or "/" (its error messages quote the part they could not read).
+    match = re.match(r"^[^:/]+://[^:/@]*:(.*)@", raw, re.DOTALL)
     if match and match.group(1):
-        found.add(match.group(1))
+        typed = match.group(1)
+        found.add(typed)
+        found |= {typed[: cut.start()] for cut in re.finditer(r"[@/]", typed) if cut.start()}
     return tuple(found)
 
 
 def parse_url(raw: str, *, practice: bool = False) -> Target:
-    """Parse a DATABASE_URL (or a key=value conninfo string) into a Target, or raise InputError."""
-    text = raw.strip()
+    """Parse a DATABASE_URL (or a key=value conninfo string) into a Target, or raise InputError.
+
+    The text is cleaned first (paste.clean_paste): quotes, `DATABASE_URL=`, the `psql '...'`
+    wrapper and whitespace around it go; Target.cleaned says what was removed."""
+    cleaned = paste.clean_paste(raw)
+    text = cleaned.url
     if not text:
         raise InputError(
             "No database URL was given.",
@@ -121,6 +143,14 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
             else "A PostgreSQL URL starts with postgresql:// (copy it from your provider's console)."
         )
         raise InputError(f"The URL starts with '{name}://', which is not a PostgreSQL URL.", fix=(hint,))
+    if re.match(r"^psql(?:\s|$)", text):
+        raise InputError(
+            "That is a psql command line, not a database URL.",
+            fix=(
+                "Copy the connection string itself (postgresql://...) from your provider's console"
+                " (Neon: Dashboard > Connect); the psql '...' snippet with the URL in quotes works too.",
+            ),
+        )
     if not scheme and "=" not in text:
         raise InputError(
             "That is not a database URL: it should start with postgresql://.",
@@ -129,7 +159,9 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
     try:
         params: dict[str, Any] = conninfo_to_dict(text)
     except psycopg.ProgrammingError as exc:
-        problem = redact(str(exc).strip().splitlines()[0], (text,))
+        _refuse_unencoded_password(text)
+        # libpq quotes the part it could not read, which may be (part of) the password.
+        problem = redact(str(exc).strip().splitlines()[0], (text, *_secrets_of(text, None)))
         fix = ["Copy the URL again from your provider's console (Neon: Dashboard > Connect)."]
         if "@" in text and text.count("@") > 1:
             fix.insert(0, _percent_encoding_hint())
@@ -139,6 +171,7 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
     host = str(params.get("host") or "")
     dbname = str(params.get("dbname") or "")
     if "@" in host or "@" in dbname or (scheme and password is None and "/" in dbname):
+        _refuse_unencoded_password(text)
         found = from_rule("password-encoding")
         raise InputError(
             "The password in the URL seems to contain a character (@ / # ?) that must be percent-encoded.",
@@ -169,6 +202,28 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
         practice=practice,
         secrets=secrets,
         notes=tuple(notes),
+        url=text,
+        cleaned=cleaned.removed,
+    )
+
+
+def _refuse_unencoded_password(text: str) -> None:
+    """When libpq misread the URL and percent-encoding its password makes it readable, say
+    exactly that: which characters, written how, and the URL it gives (password hidden)."""
+    offer = paste.encode_password(text)
+    if offer is None:
+        return
+    try:
+        params = conninfo_to_dict(offer.url)
+    except psycopg.ProgrammingError:
+        return
+    if params.get("password") is None or "@" in str(params.get("host") or ""):
+        return
+    found = from_rule("password-encoding")
+    raise InputError(
+        f"The password in the URL contains {offer.named}, which must be percent-encoded.",
+        fix=(f"In the password, {offer.how}: {offer.masked} (password hidden here).", *found.fix[1:]),
+        diagnosis=found,
     )
 
 
@@ -219,67 +274,3 @@ def connect(
 def server_version(conn: psycopg.Connection[Any]) -> str:
     row = conn.execute("SELECT current_setting('server_version')").fetchone()
     return str(row[0]) if row else "unknown"
-
-
-_PSQL_WRAPPER = re.compile(r"^psql\s+(['\"])(.*)\1\s*$", re.DOTALL)
-_ASSIGNMENT = re.compile(r"^(?:export\s+|set\s+|\$env:)?DATABASE_URL\s*=\s*", re.IGNORECASE)
-
-
-def clean_pasted(raw: str) -> str:
-    """What the user meant to paste: without surrounding whitespace and quotes, a leading
-    `DATABASE_URL=` / `export DATABASE_URL=` (or Windows' `set`/`$env:`), or the
-    `psql '...'` wrapper that the Neon console copies."""
-    text = raw.strip()
-    text = _ASSIGNMENT.sub("", text).strip()
-    wrapped = _PSQL_WRAPPER.match(text)
-    if wrapped:
-        text = wrapped.group(2).strip()
-    elif text.startswith("psql "):
-        text = text[5:].strip()
-    while len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        text = text[1:-1].strip()
-    return text
-
-
-def encoded_password_url(raw: str) -> str | None:
-    """The URL with its password percent-encoded, when the password holds a character
-    (@ / # ? :) that breaks the URL; None when the URL needs no such fix.
-
-    libpq splits the user part at the first '@' and the path at the first '/', so the
-    password is taken as everything between the first ':' after the scheme and the
-    last '@' before the host."""
-    match = re.match(r"^(postgres(?:ql)?://)([^:/@]*):(.*)@([^@]*)$", raw.strip(), re.IGNORECASE)
-    if not match:
-        return None
-    scheme, user, password, rest = match.groups()
-    if not any(ch in password for ch in "@/#?:") or "%" in password:
-        return None
-    return f"{scheme}{user}:{quote(password, safe='')}@{rest}"
-
-
-_URL_SSLMODE = re.compile(r"([?&])sslmode=[^&#]*", re.IGNORECASE)
-_KEYWORD_SSLMODE = re.compile(r"\bsslmode\s*=\s*\S*")
-_REQUIRED_MODES = ("require", "verify-ca", "verify-full")
-
-
-def sslmode_require_url(raw: str) -> str | None:
-    """The connection string with sslmode=require in place of a missing, weaker or misspelled
-    one; None when it already asks for encryption. The rest is left exactly as typed."""
-    text = raw.strip()
-    if not text:
-        return None
-    if re.match(r"^postgres(?:ql)?://", text, re.IGNORECASE):
-        found = _URL_SSLMODE.search(text)
-        if found:
-            if found.group(0)[len("?sslmode=") :].lower() in _REQUIRED_MODES:
-                return None
-            return text[: found.start()] + found.group(1) + "sslmode=require" + text[found.end() :]
-        fragment = text.find("#")
-        base, tail = (text, "") if fragment < 0 else (text[:fragment], text[fragment:])
-        return base + ("&" if "?" in base else "?") + "sslmode=require" + tail
-    found = _KEYWORD_SSLMODE.search(text)
-    if found:
-        if found.group(0).split("=", 1)[1].strip().strip("'").lower() in _REQUIRED_MODES:
-            return None
-        return text[: found.start()] + "sslmode=require" + text[found.end() :]
-    return text + " sslmode=require"

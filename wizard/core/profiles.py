@@ -104,12 +104,13 @@ def exists(name: str) -> bool:
 
 
 def save(name: str, url: str) -> Profile:
-    """Store the URL in the keyring under `name` (replacing any earlier one)."""
+    """Store the URL in the keyring under `name` (replacing any earlier one), cleaned of what
+    was pasted around it (quotes, `DATABASE_URL=`, the `psql '...'` wrapper)."""
     check_name(name)
     target = parse_url(url)
     backend = _keyring()
     try:
-        backend.set_password(SERVICE, name, url.strip())
+        backend.set_password(SERVICE, name, target.url)
     except Exception as error:  # the backends raise their own kinds (KeyringError, DBus errors ...)
         raise _unavailable(f"storing in it failed ({type(error).__name__})") from None
     profile = Profile(name, target.host, target.database, target.user)

@@ -9,9 +9,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
 
-from wizard.core.connection import Target, clean_pasted, encoded_password_url, parse_url, sslmode_require_url
+from wizard.core.connection import Target, parse_url
 from wizard.core.doctor import explain
 from wizard.core.errors import InputError
+from wizard.core.paste import WHITESPACE, Cleaned, EncodedPassword, clean_paste, encode_password, sslmode_require_url
 from wizard.tui import workers
 from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow
 from wizard.tui.problems import Problem
@@ -43,7 +44,8 @@ class ConnectScreen(FlowScreen):
     def __init__(self) -> None:
         super().__init__()
         self.parsed: Target | None = None
-        self.encoded: str | None = None
+        self.encoded: EncodedPassword | None = None
+        self.cleaned: Cleaned | None = None  # the last paste that was cleaned, to say what was removed
 
     def compose(self) -> ComposeResult:
         yield StepIndicator(self.STEP)
@@ -83,7 +85,8 @@ class ConnectScreen(FlowScreen):
             self.query_one("#encode").display = False
             self.query_one("#direct").display = False
             url = self.query_one("#url", Input)
-            url.value = clean_pasted(self.state.initial_url)
+            self.cleaned = clean_paste(self.state.initial_url)
+            url.value = self.cleaned.url
             url.focus()
             self._validate(url.value)
         only = self.state.verify_only or self.state.rollback_only or self.state.restore_only
@@ -92,11 +95,13 @@ class ConnectScreen(FlowScreen):
 
     @on(Input.Changed, "#url")
     def url_changed(self, event: Input.Changed) -> None:
-        cleaned = clean_pasted(event.value)
-        if cleaned != event.value:
-            event.input.value = cleaned  # a paste with quotes or a wrapper: keep the URL only
+        cleaned = clean_paste(event.value)
+        # Whitespace alone is left while typing (a key=value string needs its spaces); parse_url drops it.
+        if cleaned.removed and cleaned.removed != (WHITESPACE,):
+            self.cleaned = cleaned
+            event.input.value = cleaned.url  # a paste with quotes or a wrapper: keep the URL only
             return
-        self._validate(cleaned)
+        self._validate(event.value)
 
     @on(Input.Submitted, "#url")
     def url_submitted(self) -> None:
@@ -109,10 +114,10 @@ class ConnectScreen(FlowScreen):
     def _validate(self, text: str) -> None:
         problem = self.query_one("#problem", Static)
         shown = self.query_one("#shown-back", Static)
-        self.encoded = encoded_password_url(text)
+        self.encoded = encode_password(text)
         self.query_one("#encode").display = self.encoded is not None
         self.parsed = None
-        if not text:
+        if not text.strip():
             shown.update("")
             problem.update("")
             self._show_notes(None)
@@ -131,6 +136,9 @@ class ConnectScreen(FlowScreen):
 
     def _show_notes(self, target: Target | None) -> None:
         notes = list(target.notes) if target else []
+        cleaned = self.cleaned
+        if cleaned and cleaned.removed and cleaned.url == self.query_one("#url", Input).value:
+            notes.insert(0, cleaned.note[:1].upper() + cleaned.note[1:] + ".")
         direct = self.query_one("#direct")
         direct.display = bool(target and target.is_pooler)
         if target and target.is_pooler:
@@ -139,12 +147,11 @@ class ConnectScreen(FlowScreen):
 
     def action_encode(self) -> None:
         if self.encoded:
-            self.query_one("#url", Input).value = self.encoded
+            self.query_one("#url", Input).value = self.encoded.url
 
     def action_direct(self) -> None:
-        if self.parsed and self.parsed.is_pooler:
-            url = self.query_one("#url", Input)
-            url.value = url.value.replace(self.parsed.host, self.parsed.direct_host, 1)
+        if self.parsed and self.parsed.direct_url:
+            self.query_one("#url", Input).value = self.parsed.direct_url
 
     def action_back(self) -> None:
         self.wizard.go("welcome")
@@ -220,22 +227,22 @@ class ConnectScreen(FlowScreen):
             return False
         url = self._url()
         if action == "percent_encode_password":
-            return encoded_password_url(url) is not None
+            return encode_password(url) is not None
         if action == "switch_to_direct_host":
-            return bool(self.parsed and self.parsed.is_pooler)
+            return bool(self.parsed and self.parsed.direct_url)
         if action == "add_sslmode_require":
             return sslmode_require_url(url) is not None
         return False
 
     def run_fix(self, action: str) -> None:
         url = self._url()
+        encoded = encode_password(url)
         mended = {
-            "percent_encode_password": encoded_password_url(url),
+            "percent_encode_password": encoded.url if encoded else None,
             "add_sslmode_require": sslmode_require_url(url),
+            "switch_to_direct_host": self.parsed.direct_url if self.parsed else None,
         }.get(action)
-        if action == "switch_to_direct_host" and self.parsed and self.parsed.is_pooler:
-            mended = url.replace(self.parsed.host, self.parsed.direct_host, 1)
-        if mended is None or not self.can_fix(action):
+        if not mended or not self.can_fix(action):
             return
         field = self.query_one("#url", Input)
         field.value = mended
