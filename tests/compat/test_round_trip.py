@@ -266,6 +266,25 @@ def test_restoring_the_backup_migrate_took_by_itself(app: App) -> None:
     app.assert_no_secret_shown()
 
 
+@pytest.mark.parametrize("fmt", ["custom", "plain"])
+def test_a_single_table_backup_puts_that_table_back_and_removes_only_phase_2(
+    app: App, tmp_path: Path, fmt: str
+) -> None:
+    rows = "SELECT count(*) || ' ' || md5(string_agg(a::text, ',' ORDER BY a::text)) FROM attachments a"
+    wanted = app.scalar(rows)
+    backup = app.backup(tmp_path, "--table", "attachments", "--format", fmt)
+    migrated = app.cli("migrate", "--yes", "--skip-backup", *_SHORT_WAIT)
+    assert migrated.code == 0, migrated.text
+    app.execute("UPDATE attachments SET filename = 'renamed after the backup'; UPDATE users SET display_name = 'kept'")
+    restored = app.cli("restore", str(backup), "--yes", "--json")
+    assert restored.code == 0, restored.text
+    assert restored.result["ok"] is True and restored.result["report"]  # the restore wrote its report
+    assert app.scalar(rows) == wanted
+    assert app.scalar("SELECT count(*) FROM users WHERE display_name = 'kept'") == 20  # other tables untouched
+    assert app.scalar("SELECT to_regclass('public.image_analyses')") is None
+    app.assert_no_secret_shown()
+
+
 @pytest.fixture(scope="module", params=("15-tls", "16"))
 def older_server(request: pytest.FixtureRequest) -> Server:
     if request.param == "15-tls":
