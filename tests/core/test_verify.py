@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,19 @@ import psycopg
 import pytest
 
 from tests.conftest import TestDatabase
-from wizard.core import engine
+from wizard.core import engine, rollback
 from wizard.core.connection import connect
 from wizard.core.migrations import Migration, load_migrations
 from wizard.core.runner import RunOptions
-from wizard.core.verify import CheckResult, VerifyReport, run_verify
+from wizard.core.verify import (
+    APPLIED_VERIFIED,
+    FAILED,
+    NOT_APPLIED,
+    CheckResult,
+    MigrationState,
+    VerifyReport,
+    run_verify,
+)
 
 MIGRATIONS = load_migrations()
 
@@ -379,8 +388,16 @@ def test_the_json_report_has_a_stable_shape(db: TestDatabase, migrated: bool) ->
         _migrate(db)
     report = _verify(db)
     data = report.to_json()
-    assert set(data) == {"ok", "checks"}
+    assert set(data) == {"ok", "migrations", "checks"}
     assert data["ok"] is report.ok and isinstance(data["ok"], bool)
+    assert data["migrations"] == [
+        {
+            "version": "002",
+            "name": "phase2_vision_api",
+            "state": "applied_verified" if migrated else "not_applied",
+            "detail": report.migrations[0].detail,
+        }
+    ]
     assert [c["id"] for c in data["checks"]] == CHECK_IDS
     for check in data["checks"]:
         assert set(check) == {"id", "title", "status", "detail", "rows"}
@@ -406,3 +423,85 @@ def test_a_tolerated_timestamp_type_does_not_hide_a_wrong_not_null(db: TestDatab
     assert row["status"] == "fail"
     assert _checks(report)["attachments_columns"].status == "fail"
     assert not report.ok
+
+
+# What verify says of each migration: applied and verified, failed, or not applied.
+
+
+def _rollback(db: TestDatabase) -> None:
+    with connect(db.target) as conn:
+        assert rollback.rollback(conn, MIGRATIONS[1], RunOptions(), lambda e: None)
+
+
+def _state(report: VerifyReport) -> MigrationState:
+    (state,) = report.migrations
+    return state
+
+
+def test_after_the_wizards_own_rollback_002_is_not_applied_with_when_not_run_by_hand(db: TestDatabase) -> None:
+    _migrate(db)
+    _rollback(db)
+    rolled_back_at = db.scalar("SELECT rolled_back_at FROM migration_wizard.rollbacks WHERE version = '002'")
+    report = _verify(db)
+    state = _state(report)
+    assert state.state == NOT_APPLIED and state.rolled_back_at == rolled_back_at
+    stamp = rolled_back_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    assert state.sentence == f"002_phase2_vision_api: not applied (rolled back by migration-wizard at {stamp})"
+    ledger_check = _checks(report)["ledger"]
+    assert ledger_check.status == "warn"
+    assert f"rolled it back at {stamp}" in ledger_check.detail and "by hand" not in ledger_check.detail
+    assert ledger_check.rows == [{"version": "002", "recorded": "no", "rolled_back_at": stamp}]
+    data = report.to_json()["migrations"][0]
+    assert data["state"] == "not_applied"
+    assert datetime.fromisoformat(data["rolled_back_at"]) == rolled_back_at.replace(microsecond=0)
+    assert not report.ok
+    with connect(db.target) as conn:  # status still calls it pending: migrate applies it again
+        assert [s.state for s in engine.status(conn, MIGRATIONS)] == ["applied", "pending"]
+
+
+def test_a_rollback_that_kept_an_older_index_still_leaves_002_not_applied(db: TestDatabase) -> None:
+    db.execute("CREATE INDEX idx_attachments_conversation_id ON attachments (conversation_id)")
+    _migrate(db)
+    _rollback(db)
+    state = _state(_verify(db))
+    assert state.state == NOT_APPLIED and state.rolled_back_at is not None
+
+
+def test_applied_again_after_a_rollback_is_applied_and_verified(db: TestDatabase) -> None:
+    _migrate(db)
+    _rollback(db)
+    _migrate(db)
+    report = _verify(db)
+    state = _state(report)
+    assert report.ok and state.state == APPLIED_VERIFIED and state.rolled_back_at is None
+    assert state.detail.startswith("all 8 checks passed; in the ledger since ")
+    assert "rolled_back_at" not in report.to_json()["migrations"][0]
+
+
+def test_a_database_never_migrated_says_not_applied_without_blaming_anyone(db: TestDatabase) -> None:
+    report = _verify(db)
+    state = _state(report)
+    assert state.state == NOT_APPLIED and state.rolled_back_at is None
+    assert "migrate applies it" in state.detail
+    assert "by hand" not in _checks(report)["ledger"].detail and "not applied yet" in _checks(report)["ledger"].detail
+
+
+def test_a_migrated_database_with_a_missing_index_is_failed_naming_the_check(db: TestDatabase) -> None:
+    _migrate(db)
+    db.execute("DROP INDEX idx_attachments_storage_key")
+    state = _state(_verify(db))
+    assert state.state == FAILED
+    assert state.detail.startswith("1 of 8 checks failed: “All 4 indexes exist”; in the ledger since")
+
+
+def test_a_database_migrated_by_hand_is_applied_and_verified_but_not_in_the_ledger(db: TestDatabase) -> None:
+    db.execute(MIGRATIONS[1].sql)
+    state = _state(_verify(db))
+    assert state.state == APPLIED_VERIFIED
+    assert state.detail == "all 8 checks passed, 1 with a warning; not recorded in the ledger (run by hand?)"
+
+
+def test_a_database_partly_migrated_by_hand_is_failed_not_not_applied(db: TestDatabase) -> None:
+    db.execute("ALTER TABLE attachments ADD COLUMN storage_key varchar")
+    state = _state(_verify(db))
+    assert state.state == FAILED and "not recorded in the ledger" in state.detail

@@ -128,14 +128,16 @@ def cmd_verify(args: argparse.Namespace, printer: Printer) -> int:
 
 
 def print_verify(printer: Printer, report: verify.VerifyReport) -> None:
-    labels = {verify.PASS: "PASS", verify.WARN: "WARN", verify.FAIL: "FAIL"}
-    for check in report.checks:
-        printer.out(f"{labels[check.status]}  {check.title}: {check.detail}")
-        rows = [_display_row(r) for r in check.rows]
-        for line in table(rows):
-            printer.out(line)
-        for number, step in enumerate(check.fix, 1):
-            printer.out(f"      {number}. {step}")
+    """Each check with its rows (under its migration's name when there are several), then
+    what each migration is (applied and verified, failed, not applied), then the verdict."""
+    groups = [(m.label, report.checks_of(m.version)) for m in report.migrations] or [("", report.checks)]
+    for label, checks in groups:
+        if len(groups) > 1:
+            printer.out(f"{label}:")
+        for check in checks:
+            _print_check(printer, check)
+    for state in report.migrations:
+        printer.out(state.sentence)
     failed = sum(c.status == verify.FAIL for c in report.checks)
     warned = sum(c.status == verify.WARN for c in report.checks)
     total = len(report.checks)
@@ -144,6 +146,15 @@ def print_verify(printer: Printer, report: verify.VerifyReport) -> None:
         printer.out(f"Verify: OK, no check failed out of {total}{warnings}.")
     else:
         printer.out(f"Verify: FAILED, {failed} of {total} checks failed{warnings}.")
+
+
+def _print_check(printer: Printer, check: verify.CheckResult) -> None:
+    labels = {verify.PASS: "PASS", verify.WARN: "WARN", verify.FAIL: "FAIL"}
+    printer.out(f"{labels[check.status]}  {check.title}: {check.detail}")
+    for line in table([_display_row(r) for r in check.rows]):
+        printer.out(line)
+    for number, step in enumerate(check.fix, 1):
+        printer.out(f"      {number}. {step}")
 
 
 def _display_row(row: dict[str, object]) -> dict[str, object]:

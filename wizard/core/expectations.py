@@ -75,6 +75,7 @@ class CheckSpec:
     kind: str
     title: str
     table: str = ""
+    checklist: str = ""  # the guide's line on the Done screen that this check ticks ("" for none)
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,20 @@ class SmokeTestSpec:
 
 
 @dataclass(frozen=True)
+class Wording:
+    """What the screens say about a migration (its TOML's [wording]): a new one needs no code."""
+
+    name: str  # what people call it: "Undo the <name> migration"
+    headline: str  # the Welcome screen's heading
+    deploy: str  # Done's first next step: "Deploy <deploy>."
+    backup_table: str  # the one table worth backing up on its own: an existing table it changes
+
+
+@dataclass(frozen=True)
 class Expectations:
     version: str
     title: str
+    wording: Wording
     baseline: bool = False
     schema: str = "public"
     precondition: Precondition | None = None
@@ -140,30 +152,36 @@ def load_expectations(path: Path) -> Expectations:
 def _build(data: dict[str, Any]) -> Expectations:
     pre = data.get("precondition")
     smoke = data.get("smoke_test")
-    checks = tuple(CheckSpec(c["id"], c["kind"], c["title"], c.get("table", "")) for c in data.get("check", ()))
+    checks = tuple(
+        CheckSpec(c["id"], c["kind"], c["title"], c.get("table", ""), c.get("checklist", ""))
+        for c in data.get("check", ())
+    )
     for check in checks:
         if check.kind not in CHECK_KINDS:
             raise ValueError(f"check {check.id} has unknown kind {check.kind!r}")
+    tables = tuple(TableSpec(t["name"], t.get("type", "BASE TABLE")) for t in data.get("tables", ()))
+    columns = tuple(
+        ColumnSpec(
+            c["table"],
+            c["name"],
+            c["type"],
+            bool(c["nullable"]),
+            tuple(Tolerated(t["type"], t["fix"]) for t in c.get("tolerated", ())),
+        )
+        for c in data.get("columns", ())
+    )
     return Expectations(
         version=str(data["version"]),
         title=data["title"],
+        wording=_wording(data, tables, columns),
         baseline=bool(data.get("baseline", False)),
         schema=data.get("schema", "public"),
         precondition=Precondition(pre["table"], pre["column"], pre["type"], pre.get("explanation", ""))
         if pre
         else None,
         checks=checks,
-        tables=tuple(TableSpec(t["name"], t.get("type", "BASE TABLE")) for t in data.get("tables", ())),
-        columns=tuple(
-            ColumnSpec(
-                c["table"],
-                c["name"],
-                c["type"],
-                bool(c["nullable"]),
-                tuple(Tolerated(t["type"], t["fix"]) for t in c.get("tolerated", ())),
-            )
-            for c in data.get("columns", ())
-        ),
+        tables=tables,
+        columns=columns,
         indexes=tuple(IndexSpec(i["name"], i["table"], tuple(i["columns"])) for i in data.get("indexes", ())),
         foreign_keys=tuple(
             ForeignKeySpec(
@@ -186,3 +204,31 @@ def _build(data: dict[str, Any]) -> Expectations:
         if smoke
         else None,
     )
+
+
+def _wording(data: dict[str, Any], tables: tuple[TableSpec, ...], columns: tuple[ColumnSpec, ...]) -> Wording:
+    """The [wording] table; what it leaves out is said from the title and the tables."""
+    words = data.get("wording", {})
+    title = str(data["title"])
+    name = str(words.get("name", title))
+    created = {t.name for t in tables}
+    changed = [c.table for c in columns if c.table not in created] + [t.name for t in tables]
+    return Wording(
+        name=name,
+        headline=str(words.get("headline", f"{title} migration")),
+        deploy=str(words.get("deploy", f"the version of the application that uses what {name} adds")),
+        backup_table=str(words.get("backup_table", changed[0] if changed else "")),
+    )
+
+
+def read_folder(directory: Path | None = None) -> list[Expectations]:
+    """The expectations of every migration in `directory` (NNN_name.toml beside NNN_name.sql),
+    in version order. Only TOML is read: the first screen must not wait for the SQL parser
+    (importing wizard.core.migrations, which loads pglast, costs about 70 ms)."""
+    if directory is None:
+        # As migrations.default_migrations_dir, which cannot be imported here without pglast.
+        package_dir = Path(__file__).resolve().parent.parent
+        bundled = package_dir / "migrations"
+        directory = bundled if bundled.is_dir() else package_dir.parent / "migrations"
+    found = sorted(p for p in directory.glob("*.toml") if p.name[:1].isdigit() and p.with_suffix(".sql").exists())
+    return [load_expectations(path) for path in found]

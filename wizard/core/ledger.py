@@ -37,8 +37,9 @@ _CREATE = (
         preexisting jsonb NOT NULL DEFAULT '[]'::jsonb
     )""",
 )
-# A rollback removes the migration's ledger row; this history remembers which of its
-# objects the rollback kept (they existed before it), so they never look "applied" again.
+# A rollback removes the migration's ledger row (so status says pending again); this history
+# remembers when, by whom, and which of its objects the rollback kept (they existed before
+# it), so they never look "applied" again and verify can say "rolled back at ...".
 _CREATE_ROLLBACKS = f"""CREATE TABLE IF NOT EXISTS {ROLLBACKS} (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     version text NOT NULL,
@@ -61,6 +62,15 @@ class LedgerRow:
     applied_by: str
     wizard_version: str
     preexisting: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RollbackRow:
+    version: str
+    name: str
+    rolled_back_at: datetime
+    rolled_back_by: str
+    kept: tuple[str, ...]
 
 
 def exists(conn: psycopg.Connection[Any], table: str = TABLE) -> bool:
@@ -121,11 +131,19 @@ def record_rollback(conn: psycopg.Connection[Any], *, version: str, name: str, k
     )
 
 
+def last_rollback(conn: psycopg.Connection[Any], version: str) -> RollbackRow | None:
+    """The latest rollback of `version` by the wizard, if there was one."""
+    if not exists(conn, ROLLBACKS):
+        return None
+    row = conn.execute(
+        f"SELECT version, name, rolled_back_at, rolled_back_by, kept FROM {ROLLBACKS}"
+        " WHERE version = %s ORDER BY id DESC LIMIT 1",
+        (version,),
+    ).fetchone()
+    return RollbackRow(row[0], row[1], row[2], row[3], tuple(row[4])) if row else None
+
+
 def kept_by_last_rollback(conn: psycopg.Connection[Any], version: str) -> tuple[str, ...]:
     """Objects the latest rollback of `version` left in place because they predate it."""
-    if not exists(conn, ROLLBACKS):
-        return ()
-    row = conn.execute(
-        f"SELECT kept FROM {ROLLBACKS} WHERE version = %s ORDER BY id DESC LIMIT 1", (version,)
-    ).fetchone()
-    return tuple(row[0]) if row else ()
+    last = last_rollback(conn, version)
+    return last.kept if last else ()

@@ -1,14 +1,16 @@
 """Verification: does the database hold what each migration's expectations file declares?
 
-Every check returns pass, warn or fail with the rows to show. Everything runs in one
-transaction that is always rolled back, so verify leaves nothing behind, not even
-the test rows of the smoke test.
+Every check returns pass, warn or fail with the rows to show, and each migration is then
+applied and verified, failed, or not applied (with when, if the wizard rolled it back).
+Everything runs in one transaction that is always rolled back, so verify leaves nothing
+behind, not even the test rows of the smoke test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -22,6 +24,9 @@ from wizard.core.migrations import Migration
 
 Conn = psycopg.Connection[Any]
 PASS, WARN, FAIL = "pass", "warn", "fail"
+# What verify says of each migration (its checks taken together).
+APPLIED_VERIFIED, FAILED, NOT_APPLIED = "applied_verified", "failed", "not_applied"
+STATE_WORDS = {APPLIED_VERIFIED: "applied and verified", FAILED: "failed", NOT_APPLIED: "not applied"}
 VERIFY_LOCK_TIMEOUT = "5s"
 _RANK = {PASS: 0, WARN: 1, FAIL: 2}
 
@@ -34,25 +39,62 @@ class CheckResult:
     detail: str
     rows: list[dict[str, Any]] = field(default_factory=list)
     fix: tuple[str, ...] = ()  # the knowledge base's fix when the check met a database error
+    migration: str = ""  # the version whose expectations declare the check ("" for preflight's)
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """One migration as verify found it: applied_verified, failed or not_applied, and why."""
+
+    version: str
+    name: str
+    state: str
+    detail: str
+    rolled_back_at: datetime | None = None  # not applied because the wizard rolled it back then
+
+    @property
+    def label(self) -> str:
+        return f"{self.version}_{self.name}"
+
+    @property
+    def sentence(self) -> str:
+        """'<version>_<name>: not applied (rolled back by migration-wizard at <when>)'."""
+        return f"{self.label}: {STATE_WORDS[self.state]} ({self.detail})"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"version": self.version, "name": self.name, "state": self.state}
+        if self.rolled_back_at is not None:
+            data["rolled_back_at"] = self.rolled_back_at.astimezone(UTC).isoformat(timespec="seconds")
+        return data | {"detail": self.detail}
 
 
 @dataclass(frozen=True)
 class VerifyReport:
     checks: list[CheckResult]
+    migrations: list[MigrationState] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(c.status != FAIL for c in self.checks)
+        return all(c.status != FAIL for c in self.checks) and all(m.state == APPLIED_VERIFIED for m in self.migrations)
+
+    def checks_of(self, version: str) -> list[CheckResult]:
+        return [c for c in self.checks if c.migration == version]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "migrations": [m.to_json() for m in self.migrations],
             "checks": [
                 {"id": c.id, "title": c.title, "status": c.status, "detail": c.detail, "rows": c.rows}
                 | ({"fix": list(c.fix)} if c.fix else {})
                 for c in self.checks
             ],
         }
+
+
+def when(moment: datetime) -> str:
+    """A ledger time for people: '2026-11-30 20:01 UTC'."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _worst(statuses: Sequence[str]) -> str:
@@ -65,6 +107,8 @@ class _Context:
     migration: Migration
     exp: Expectations
     recorded: ledger.LedgerRow | None
+    rolled_back: ledger.RollbackRow | None = None  # the wizard's latest rollback, when not recorded
+    present: frozenset[str] = frozenset()  # its own objects found, when not recorded
 
 
 Check = Callable[[_Context, CheckSpec], CheckResult]
@@ -72,6 +116,7 @@ Check = Callable[[_Context, CheckSpec], CheckResult]
 
 def run_verify(conn: Conn, migrations: Sequence[Migration]) -> VerifyReport:
     results: list[CheckResult] = []
+    states: list[MigrationState] = []
     with conn.transaction(force_rollback=True):
         # A table locked by another session makes a check fail with the reason, not hang.
         conn.execute("SELECT set_config('lock_timeout', %s, true)", (VERIFY_LOCK_TIMEOUT,))
@@ -79,19 +124,56 @@ def run_verify(conn: Conn, migrations: Sequence[Migration]) -> VerifyReport:
         for migration in migrations:
             if migration.baseline:
                 continue
-            ctx = _Context(conn, migration, migration.expectations, rows.get(migration.version))
-            for spec in migration.expectations.checks:
-                results.append(_run_check(ctx, spec))
-    return VerifyReport(results)
+            ctx = _context(conn, migration, rows.get(migration.version))
+            checks = [_run_check(ctx, spec) for spec in migration.expectations.checks]
+            results += checks
+            states.append(_state(ctx, checks))
+    return VerifyReport(results, states)
+
+
+def _context(conn: Conn, migration: Migration, recorded: ledger.LedgerRow | None) -> _Context:
+    exp = migration.expectations
+    if recorded is not None:
+        return _Context(conn, migration, exp, recorded)
+    rolled_back = ledger.last_rollback(conn, migration.version)
+    # What a rollback kept had existed before the migration ran: it says nothing of the migration.
+    kept = set(rolled_back.kept) if rolled_back else set()
+    present = frozenset(set(catalog.existing_objects(conn, exp)) - kept)
+    return _Context(conn, migration, exp, None, rolled_back, present)
+
+
+def _state(ctx: _Context, checks: Sequence[CheckResult]) -> MigrationState:
+    """The migration's checks taken together, in words."""
+    migration = ctx.migration
+    if ctx.recorded is None and not ctx.present:
+        if ctx.rolled_back is not None:
+            moment = ctx.rolled_back.rolled_back_at
+            detail = f"rolled back by migration-wizard at {when(moment)}"
+            return MigrationState(migration.version, migration.name, NOT_APPLIED, detail, moment)
+        detail = "none of it is here and the ledger does not record it: migrate applies it"
+        return MigrationState(migration.version, migration.name, NOT_APPLIED, detail)
+    failed = [f"“{c.title}”" for c in checks if c.status == FAIL]
+    warned = sum(c.status == WARN for c in checks)
+    if ctx.recorded is not None:
+        where = f"in the ledger since {when(ctx.recorded.applied_at)}"
+    else:
+        where = "not recorded in the ledger (run by hand?)"
+    if failed:
+        detail = f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)}; {where}"
+        return MigrationState(migration.version, migration.name, FAILED, detail)
+    warnings = f", {warned} with a warning" if warned else ""
+    detail = f"all {len(checks)} checks passed{warnings}; {where}"
+    return MigrationState(migration.version, migration.name, APPLIED_VERIFIED, detail)
 
 
 def _run_check(ctx: _Context, spec: CheckSpec) -> CheckResult:
     # Each check in a savepoint of its own: one failing query must not abort the others.
     try:
         with ctx.conn.transaction():
-            return _CHECKS[spec.kind](ctx, spec)
+            result = _CHECKS[spec.kind](ctx, spec)
     except psycopg.Error as exc:
-        return CheckResult(spec.id, spec.title, FAIL, f"The check could not run: {_first_line(exc)}", fix=_fix(exc))
+        result = CheckResult(spec.id, spec.title, FAIL, f"The check could not run: {_first_line(exc)}", fix=_fix(exc))
+    return replace(result, migration=ctx.migration.version)
 
 
 def _fix(exc: psycopg.Error) -> tuple[str, ...]:
@@ -249,13 +331,7 @@ def _ledger(ctx: _Context, spec: CheckSpec) -> CheckResult:
     row = ctx.recorded
     label = ctx.migration.label
     if row is None:
-        return CheckResult(
-            spec.id,
-            spec.title,
-            WARN,
-            f"{label} is not recorded in the ledger (was it run by hand?): run migrate to complete and record it.",
-            [{"version": ctx.migration.version, "recorded": "no"}],
-        )
+        return _not_recorded(ctx, spec)
     table = {
         "version": row.version,
         "recorded": "yes",
@@ -272,6 +348,26 @@ def _ledger(ctx: _Context, spec: CheckSpec) -> CheckResult:
             [table],
         )
     return CheckResult(spec.id, spec.title, PASS, f"{label} is recorded and unchanged.", [table])
+
+
+def _not_recorded(ctx: _Context, spec: CheckSpec) -> CheckResult:
+    label, version, rolled_back = ctx.migration.label, ctx.migration.version, ctx.rolled_back
+    if ctx.present:
+        since = f" (migration-wizard rolled it back at {when(rolled_back.rolled_back_at)})" if rolled_back else ""
+        detail = (
+            f"{label} is not recorded in the ledger{since}, but some of it is here (was it run by hand?):"
+            " run migrate to complete and record it."
+        )
+        return CheckResult(spec.id, spec.title, WARN, detail, [{"version": version, "recorded": "no"}])
+    if rolled_back is not None:
+        detail = (
+            f"{label} is not applied: migration-wizard rolled it back at {when(rolled_back.rolled_back_at)}"
+            f", run by {rolled_back.rolled_back_by}. Run migrate to apply it again."
+        )
+        row = {"version": version, "recorded": "no", "rolled_back_at": when(rolled_back.rolled_back_at)}
+        return CheckResult(spec.id, spec.title, WARN, detail, [row])
+    detail = f"{label} is not applied yet: run migrate to apply and record it."
+    return CheckResult(spec.id, spec.title, WARN, detail, [{"version": version, "recorded": "no"}])
 
 
 def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:

@@ -23,7 +23,7 @@ from wizard.core.units import human_size
 from wizard.tui import workers
 from wizard.tui.messages import BackupStopped, BackupVerified, EngineEvent
 from wizard.tui.screens.base import FlowScreen
-from wizard.tui.screens.done import PHRASE, one_table_choice
+from wizard.tui.screens.done import PHRASE, one_table, one_table_choice
 from wizard.tui.widgets.backup_progress import BackupProgressView, tool_line
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
@@ -185,7 +185,7 @@ class BackupScreen(FlowScreen):
 
     def _choices(self) -> tuple[str, str | None]:
         fmt = "plain" if self.query_one("#plain", RadioButton).value else "custom"
-        table = "attachments" if self.query_one("#attachments", RadioButton).value else None
+        table = one_table(self.state) if self.query_one("#attachments", RadioButton).value else None
         return fmt, table
 
     # Taking the backup ------------------------------------------------------------------

@@ -3,27 +3,65 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Static
 
-from wizard.core.verify import FAIL, PASS, WARN, VerifyReport
+from wizard.core.verify import FAIL, NOT_APPLIED, PASS, WARN, VerifyReport
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.state import FlowState
 from wizard.tui.widgets.steps import StepIndicator
 
-# The guide's checklist lines that verify answers: (verify check id, line).
-VERIFIED = (
-    ("attachments_columns", "attachments table has 4 new columns"),
-    ("image_analyses_exists", "image_analyses table exists"),
-    ("indexes", "All 4 indexes created"),
-    ("smoke_test", "Test INSERT succeeds"),
-)
+if TYPE_CHECKING:
+    from wizard.core.migrations import Migration
+
 NOT_VERIFIED = "not verified yet: press V to run the checks"
 PHRASE = "I have my own backup"  # typed on the Backup step to go on without the wizard's backup
+
+
+def known_applied(state: FlowState) -> list[Migration]:
+    """The migrations this session knows to be applied, oldest first: those it applied, else
+    the newest one verify found applied (none before either has happened)."""
+    by_version = {m.version: m for m in state.migrations}
+    if state.applied:
+        return [by_version[v] for v in state.applied if v in by_version]
+    found = [m.version for m in state.verify.migrations if m.state != NOT_APPLIED] if state.verify else []
+    return [by_version[found[-1]]] if found and found[-1] in by_version else []
+
+
+def spoken_of(state: FlowState) -> list[Migration]:
+    """The migrations whose words the Done and Backup screens use: the known applied ones,
+    else the newest in the folder (the one a database is most likely to be waiting for)."""
+    return known_applied(state) or [m for m in state.migrations if not m.baseline][-1:]
+
+
+def one_table(state: FlowState) -> str | None:
+    """The one table worth backing up alone: the one the migration about to run changes."""
+    about = spoken_of(state)
+    return about[-1].expectations.wording.backup_table if about else None
+
+
+def one_table_choice(state: FlowState) -> str:
+    """The Backup screen's label for backing up that one table."""
+    about = spoken_of(state)
+    if not about:
+        return "Only one table"
+    wording = about[-1].expectations.wording
+    return f"Only the {wording.backup_table} table, the one {wording.name} changes"
+
+
+def undo_title(state: FlowState) -> str:
+    """The Rollback screen's heading (markup), naming the migration when it is known which."""
+    candidates = known_applied(state)[-1:] or [m for m in state.migrations if not m.baseline]
+    what = "the latest migration"
+    if len(candidates) == 1:
+        what = f"the {candidates[0].expectations.wording.name} migration"
+    return f"[b]Undo {escape(what)} (rollback)[/b]. Nothing is removed until you confirm."
 
 
 @dataclass(frozen=True)
@@ -70,10 +108,10 @@ def _migration(state: FlowState) -> Item:
     return Item(True, title, f"applied {', '.join(state.applied)} in {state.migration_seconds:.1f} s")
 
 
-def _verified(report: VerifyReport | None, check_id: str, title: str) -> Item:
+def _verified(report: VerifyReport | None, version: str, check_id: str, title: str) -> Item:
     if report is None:
         return Item(False, title, NOT_VERIFIED, "yellow")
-    check = next((c for c in report.checks if c.id == check_id), None)
+    check = next((c for c in report.checks if c.id == check_id and c.migration == version), None)
     if check is None:
         return Item(False, title, "the verify report has no such check", "yellow")
     if check.status == PASS:
@@ -96,13 +134,32 @@ def _no_errors(state: FlowState) -> Item:
     return Item(True, title, "")
 
 
-def checklist(state: FlowState) -> list[Item]:
+def _guide_lines(state: FlowState) -> list[Item]:
+    """The guide's lines that verify answers (each check's `checklist` in the migration's
+    TOML), prefixed with the migration's name when the session is about several."""
+    about = spoken_of(state)
     return [
-        _backup(state),
-        _migration(state),
-        *(_verified(state.verify, check_id, title) for check_id, title in VERIFIED),
-        _no_errors(state),
+        _verified(
+            state.verify,
+            migration.version,
+            spec.id,
+            spec.checklist if len(about) == 1 else f"{migration.expectations.wording.name}: {spec.checklist}",
+        )
+        for migration in about
+        for spec in migration.expectations.checks
+        if spec.checklist
     ]
+
+
+def checklist(state: FlowState) -> list[Item]:
+    return [_backup(state), _migration(state), *_guide_lines(state), _no_errors(state)]
+
+
+def _deploy(state: FlowState) -> str:
+    about = [m.expectations.wording for m in spoken_of(state)]
+    if len(about) == 1:
+        return f"1. Deploy {about[0].deploy}."
+    return "1. Deploy " + "; and ".join(f"{w.deploy} ({w.name})" for w in about) + "."
 
 
 def render_checklist(items: list[Item]) -> list[Static]:
@@ -124,7 +181,7 @@ def next_steps(state: FlowState, items: list[Item]) -> str:
         ]
     else:
         lines = [
-            "1. Deploy the version of the application that uses the new columns and the image_analyses table.",
+            _deploy(state),
             "2. Keep the backup until the application has run normally for a few days: it is your way back.",
             "3. Re-check any time with `migration-wizard verify`: it only reads, and changes nothing.",
         ]

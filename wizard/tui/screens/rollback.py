@@ -1,4 +1,4 @@
-"""Undo Phase 2: what would be lost first, a typed confirmation, then the statements streaming."""
+"""Undo the latest migration: what would be lost first, a typed confirmation, then the statements streaming."""
 
 from __future__ import annotations
 
@@ -10,24 +10,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Input, LoadingIndicator, RichLog, Static
+from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
 
-from wizard.core import rollback
+from wizard.core import operations
 from wizard.core.errors import Cancelled, WizardError
-from wizard.core.events import (
-    Event,
-    LockWait,
-    MigrationRolledBack,
-    StatementFinished,
-    StatementSkipped,
-)
-from wizard.core.report import recording
+from wizard.core.events import Event
 from wizard.core.rollback import RollbackImpact
-from wizard.core.runner import RunOptions
 from wizard.tui import workers
 from wizard.tui.messages import EngineEvent, WorkFailed
 from wizard.tui.problems import Problem
 from wizard.tui.screens.base import FlowScreen
+from wizard.tui.screens.done import undo_title
+from wizard.tui.widgets.event_log import EventLog
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -81,12 +75,12 @@ class RollbackScreen(FlowScreen):
     def compose(self) -> ComposeResult:
         yield StepIndicator(self.STEP)
         with VerticalScroll(id="body"):
-            yield Static("[b]Undo the Phase 2 migration (rollback)[/b]. Nothing is removed until you confirm.")
+            yield Static(undo_title(self.state))
             yield LoadingIndicator(id="spinner")
             yield Static("", id="impact")
             yield Static("", id="confirm-hint", classes="hint")
             yield Input(id="confirm", placeholder="type here to confirm")
-            yield RichLog(id="log", markup=True, wrap=True, min_width=40)
+            yield EventLog(id="log")
             yield Static("", id="outcome")
             yield ProblemBox(id="problem")
         with Horizontal(classes="buttons"):
@@ -107,9 +101,7 @@ class RollbackScreen(FlowScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="rollback", description="Reading what would be lost")
     def _measure(self) -> None:
         try:
-            conn = self.state.connection()
-            migration = rollback.latest_applied(conn, self.state.migrations)
-            found = rollback.impact(conn, migration) if migration else None
+            found = operations.rollback_preview(workers.context(self.state))
         except Exception as error:
             self.post_message(WorkFailed(self.problem(error)))
             return
@@ -159,22 +151,19 @@ class RollbackScreen(FlowScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rollback", description="Rolling back")
     def _rollback(self, impact: RollbackImpact) -> None:
+        """The core's rollback operation, with the flow's lock timeout, wait budget and clock."""
         state = self.state
-        conn, target = state.connection(), state.target
-        assert target is not None
-        options = RunOptions(cancel=state.cancel)
 
         def emit(event: Event) -> None:
-            record.record(event)
             self.post_message(EngineEvent(event))
 
         try:
-            backup = "practice database: none needed" if state.practice else "not taken for a rollback"
-            with recording(conn, target, state.server_version, state.migrations, "rollback", backup) as record:
-                rollback.rollback(conn, impact.migration, options, emit)
-                record.outcome = f"rolled back {impact.migration.label}"
-            text = f"Rolled back {impact.migration.label}. Report: {record.path}"
-            self.post_message(RollbackDone(True, text))
+            backup = "practice database: none needed" if state.practice else ""
+            result = operations.rollback(
+                workers.context(state), impact, workers.run_options(state), emit, backup=backup
+            )
+            state.verify = result.verify
+            self.post_message(RollbackDone(True, f"Rolled back {result.migration}. Report: {result.report}"))
         except Cancelled:
             self.post_message(RollbackDone(False, "Cancelled: the transaction was rolled back, nothing was changed."))
         except Exception as error:  # shown inline, never a crash
@@ -191,20 +180,7 @@ class RollbackScreen(FlowScreen):
         workers.interrupt(self.state)
 
     def on_engine_event(self, message: EngineEvent) -> None:
-        log = self.query_one("#log", RichLog)
-        event = message.event
-        if isinstance(event, StatementFinished):
-            log.write(
-                f"[green]✓[/] [{event.index}/{event.total}] {escape(' '.join(event.sql.split()))}"
-                f" -> {escape(event.status)} ({event.duration * 1000:.0f} ms)"
-            )
-        elif isinstance(event, StatementSkipped):
-            log.write(f"[dim]- [{event.index}/{event.total}] {escape(' '.join(event.sql.split()))}: {event.reason}[/]")
-        elif isinstance(event, LockWait):
-            who = "; ".join(h.describe() for h in event.holders) or "a session that has finished"
-            log.write(f"[yellow]waiting for a lock on {escape(event.relation)} held by {escape(who)}[/]")
-        elif isinstance(event, MigrationRolledBack):
-            log.write(f"[b]Rolled back {escape(event.version)}_{escape(event.name)}[/]")
+        self.query_one("#log", EventLog).show(message.event)
 
     def on_rollback_done(self, message: RollbackDone) -> None:
         self.running = False

@@ -1,4 +1,5 @@
-"""Step 6: the guide's verification checklist, one table per check, re-runnable with R."""
+"""Step 6: the guide's verification checklist, one table per check, re-runnable with R; what each
+migration is (applied and verified, failed, not applied) heads its checks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, LoadingIndicator, Static
 
-from wizard.core.verify import FAIL, PASS, WARN, CheckResult, VerifyReport
+from wizard.core.verify import (
+    APPLIED_VERIFIED,
+    FAIL,
+    FAILED,
+    NOT_APPLIED,
+    PASS,
+    WARN,
+    CheckResult,
+    MigrationState,
+    VerifyReport,
+)
 from wizard.tui import workers
 from wizard.tui.messages import VerifyFinished, WorkFailed
 from wizard.tui.screens.base import FlowScreen
@@ -20,6 +31,11 @@ from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
 ROW_STYLES = {FAIL: "bold red", WARN: "yellow", PASS: ""}
+STATE_BADGES = {
+    APPLIED_VERIFIED: ("APPLIED", "bold green"),
+    FAILED: ("FAILED", "bold red"),
+    NOT_APPLIED: ("NOT APPLIED", "bold yellow"),
+}
 
 
 def _cell(key: str, value: Any) -> Text | str:
@@ -69,6 +85,37 @@ class CheckBlock(Vertical):
             if style:
                 cells = [Text(c.plain, style=style) if isinstance(c, Text) else Text(c, style=style) for c in cells]
             table.add_row(*cells)
+
+
+class MigrationBlock(Vertical):
+    """One migration's checks, headed by what verify found it to be when that is news: with
+    one migration that passed, the overall line above says it all."""
+
+    DEFAULT_CSS = """
+    MigrationBlock { height: auto; }
+    MigrationBlock .migration { margin-bottom: 1; }
+    """
+
+    def __init__(self, state: MigrationState, checks: list[CheckResult], *, heading: bool) -> None:
+        super().__init__(id=f"migration-{state.version}")
+        self.migration = state
+        self.checks = checks
+        self.heading = heading
+
+    def compose(self) -> ComposeResult:
+        if self.heading:
+            label, style = STATE_BADGES[self.migration.state]
+            yield Static(Text.assemble((f" {label} ", style), " ", self.migration.sentence), classes="migration")
+        for check in self.checks:
+            yield CheckBlock(check)
+
+
+def blocks(report: VerifyReport) -> list[Vertical]:
+    """The checks, grouped by migration (a report without migrations: the checks alone)."""
+    if not report.migrations:
+        return [CheckBlock(check) for check in report.checks]
+    heading = len(report.migrations) > 1 or any(m.state != APPLIED_VERIFIED for m in report.migrations)
+    return [MigrationBlock(m, report.checks_of(m.version), heading=heading) for m in report.migrations]
 
 
 class VerifyScreen(FlowScreen):
@@ -121,7 +168,7 @@ class VerifyScreen(FlowScreen):
     async def _show(self, report: VerifyReport) -> None:
         body = self.query_one("#body", VerticalScroll)
         await body.remove_children()
-        await body.mount_all([CheckBlock(check) for check in report.checks])
+        await body.mount_all(blocks(report))
         failed = sum(c.status == FAIL for c in report.checks)
         warned = sum(c.status == WARN for c in report.checks)
         total = len(report.checks)

@@ -7,12 +7,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Markdown
 
+from wizard.core.errors import InputError
+from wizard.core.expectations import Expectations, read_folder
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.steps import StepIndicator
 
-INTRO = """\
-# Phase 2 Vision API migration
-
+STEPS = """\
 This wizard changes your database's schema, step by step, and tells you what it is
 about to do **before** it does it:
 
@@ -30,6 +30,23 @@ PRACTICE = """\
 You are on the **practice database**: an embedded PostgreSQL on this computer with the
 application's tables and sample rows. Nothing real can break; try everything.
 """
+
+
+def intro(expectations: list[Expectations]) -> str:
+    """The heading names the newest migration in the folder (its TOML's wording.headline): the
+    one a database is most likely waiting for; earlier ones are said to come along if missing."""
+    migrations = [e for e in expectations if not e.baseline]
+    if not migrations:
+        return "# Schema migration\n\n" + STEPS
+    newest = migrations[-1]
+    text = f"# {newest.wording.headline}\n\n"
+    if len(migrations) > 1:
+        text += (
+            f"It brings your database up to migration {newest.version}, with any earlier one it does"
+            " not have yet (the Review step lists them).\n\n"
+        )
+    return text + STEPS
+
 
 REAL = """\
 Not ready to touch a real database? Choose **Practice** to try the whole flow on an
@@ -50,7 +67,7 @@ class WelcomeScreen(FlowScreen):
     def compose(self) -> ComposeResult:
         yield StepIndicator(None)
         with VerticalScroll(id="body"):
-            yield Markdown(INTRO + "\n" + (PRACTICE if self.state.practice else REAL))
+            yield Markdown(intro(self._expectations()) + "\n" + (PRACTICE if self.state.practice else REAL))
         with Horizontal(classes="buttons"):
             yield Button("Start", id="start", variant="primary")
             if not self.state.practice:
@@ -61,6 +78,12 @@ class WelcomeScreen(FlowScreen):
             yield Button("Restore from a backup", id="restore")
             yield Button("Explain an error message", id="explain")
         yield Footer()
+
+    def _expectations(self) -> list[Expectations]:
+        try:
+            return read_folder(self.state.migrations_dir)
+        except InputError:
+            return []  # the steps that load the migrations say what is wrong with the folder
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {
