@@ -46,7 +46,7 @@ def _migrate(session: Session, args: argparse.Namespace, stream: Stream) -> int:
     todo = operations.pending(ctx)
     if not todo:
         stream.say("Nothing to do: every migration is already applied.")
-        return stream.result(True, 0, applied=[], verify=None)
+        return stream.result(True, 0, applied=[], backup=None, verify=None)
     names = ", ".join(m.label for m in todo)
     stream.say(f"Pending: {names}. Each runs in one transaction: all of it is applied, or none of it.")
     confirm(session, f"Apply {names} to {session.target.describe()}?")
@@ -82,11 +82,11 @@ def _rollback(session: Session, args: argparse.Namespace, stream: Stream) -> int
     found = operations.rollback_preview(ctx)
     if found is None:
         stream.say("Nothing to roll back: no migration is applied.")
-        return stream.result(True, 0, rolled_back=None)
+        return stream.result(True, 0, rolled_back=None, states=None, verify=None)
     migration = found.migration
     if found.nothing_to_do:
         stream.say(f"Nothing to roll back: none of {migration.label}'s objects are present.")
-        return stream.result(True, 0, rolled_back=None)
+        return stream.result(True, 0, rolled_back=None, states=None, verify=None)
     say = stream.say
     say(f"Rolling back {migration.label} ({migration.expectations.title}) would remove:")
     for table, rows in found.rows_lost:
