@@ -89,3 +89,52 @@ async def test_nothing_to_roll_back_on_a_fresh_database(make_app: AppFactory, db
         await _settle(app, pilot)
         assert "Nothing to roll back" in _text(app, "#impact")
         assert app.screen.query_one("#run", Button).disabled
+
+
+def _log(app: object) -> list[str]:
+    from textual.widgets import RichLog
+
+    return [line.text for line in app.screen.query_one("#log", RichLog).lines]  # type: ignore[attr-defined]
+
+
+async def test_the_rollback_screen_uses_the_flows_lock_settings_and_shows_notices(
+    make_app: AppFactory, db: TestDatabase
+) -> None:
+    """The same rollback as the CLI's: the flow's lock timeout, wait budget and clock, and the
+    server's NOTICEs in the log (an index already dropped by hand: "does not exist, skipping")."""
+    import psycopg
+
+    from wizard.core.events import LockWait
+    from wizard.tui.messages import EngineEvent
+
+    _migrate_with_data(db)
+    db.execute("DROP INDEX idx_image_analyses_agent_type")
+    messages: list[object] = []
+    holder = psycopg.connect(db.url, application_name="report-query")
+    holder.execute("SELECT count(*) FROM image_analyses")  # an open transaction: a lock the rollback waits for
+    try:
+        app = make_app(db.url, start="connect")
+        app.state.rollback_only = True
+        app.state.lock_timeout_ms, app.state.max_wait = 100, 7.0
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await _settle(app, pilot)
+            app.screen.query_one("#confirm", Input).value = db.name
+            await pilot.pause()
+            await pilot.click("#run")
+            for _ in range(60):
+                await pilot.pause(0.1)
+                if any(isinstance(m, EngineEvent) and isinstance(m.event, LockWait) for m in messages):
+                    break
+            waits = [m.event for m in messages if isinstance(m, EngineEvent) and isinstance(m.event, LockWait)]
+            assert waits and waits[0].budget == 7.0  # the flow's max_wait, not the core's default 60 s
+            assert any("report-query" in line for line in _log(app))
+            holder.rollback()  # the report query ends: the next try goes through
+            await _settle(app, pilot)
+            await pilot.pause(1)
+            await _settle(app, pilot)
+            assert "Rolled back 002_phase2_vision_api" in _text(app, "#outcome")
+            notices = [line for line in _log(app) if "NOTICE" in line]
+            assert any("does not exist, skipping" in line for line in notices), _log(app)
+    finally:
+        holder.close()
+    assert db.scalar("SELECT to_regclass('public.image_analyses')") is None
