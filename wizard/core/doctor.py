@@ -244,15 +244,21 @@ def explain(error: BaseException) -> Diagnosis:
 
 @lru_cache(maxsize=1)
 def _translations() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """(the translated message as a pattern, rule id), from doctor_translations.toml."""
+    """(a translated message as a pattern, rule id), from doctor_translations.toml: every
+    wording of every message in every language, in the file's order (the specific first)."""
     with TRANSLATIONS_FILE.open("rb") as handle:
         data = tomllib.load(handle)
     found: list[tuple[re.Pattern[str], str]] = []
     for message in data["message"]:
-        for text in message["text"].values():
-            pieces = re.split(r"%(?:\d+\$)?s", text)
-            pattern = ".+?".join(r"\s+".join(map(re.escape, piece.split())) for piece in pieces)
-            found.append((re.compile(pattern, re.IGNORECASE), str(message["rule"])))
+        for language, wordings in message["text"].items():  # the wordings its versions use
+            if isinstance(wordings, str):
+                raise ValueError(f"{TRANSLATIONS_FILE.name}: {language} of {message['msgid']!r} is not a list")
+            for text in wordings:
+                pieces = re.split(r"%(?:\d+\$)?s", str(text))  # a %s (or %1$s) stands for a name
+                if not "".join(pieces).strip():
+                    raise ValueError(f"{TRANSLATIONS_FILE.name}: {text!r} would match any message")
+                pattern = ".+?".join(r"\s+".join(map(re.escape, piece.split())) for piece in pieces)
+                found.append((re.compile(pattern, re.IGNORECASE), str(message["rule"])))
     return tuple(found)
 
 
