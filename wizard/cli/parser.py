@@ -114,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = command("backup", "take a verified backup with pg_dump and print where it is")
     backup.add_argument("--output", metavar="PATH", type=Path, help="a file, or a folder for a timestamped file")
-    backup.add_argument("--table", metavar="NAME", help="back up only this table (e.g. the one the migration changes: `plan` names it)")
+    backup.add_argument(
+        "--table", metavar="NAME", help="back up only this table (e.g. the one the migration changes: `plan` names it)"
+    )
     backup.add_argument("--format", choices=("custom", "plain"), default="custom", help="custom (default) or plain SQL")
     backup.add_argument("--json", action="store_true", help=JSON_LINES)
 
