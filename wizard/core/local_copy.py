@@ -24,8 +24,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from wizard.core import dumpfile, paths, pgtools, practice
 from wizard.core.connection import Target, parse_url
-from wizard.core.doctor import Diagnosis, diagnose
-from wizard.core.errors import Cancelled, InputError, WizardError
+from wizard.core.doctor import diagnose
+from wizard.core.errors import Cancelled, InputError, RehearsalFailed
 from wizard.core.events import RehearsalWarning
 
 DATABASE = "rehearsal"
@@ -41,28 +41,10 @@ _MISSING_EXTENSION = (
 _MISSING_ROLE = re.compile(r'role "([^"]+)" does not exist')
 
 
-class RehearsalFailed(WizardError):
-    """The rehearsal could not run (it says nothing about the migrations); the database was not changed."""
-
-    title = "Rehearsal not possible"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        fix: tuple[str, ...] = (),
-        detail: str = "",
-        diagnosis: Diagnosis | None = None,
-        warnings: tuple[str, ...] = (),
-    ) -> None:
-        super().__init__(message, fix=fix, detail=detail, diagnosis=diagnosis)
-        self.warnings = warnings
-
-
-def local_major(server_major: int, reader: pgtools.ToolChoice | None = None) -> int:
-    """The smallest embedded PostgreSQL that can restore a backup of this server (same or newer),
-    and at least as new as the pg_restore that reads it, where one is: a newer pg_restore sends
-    settings an older server lacks (18's transaction_timeout, which 16 refuses)."""
+def local_major(server_major: int) -> int:
+    """The smallest embedded PostgreSQL that can restore a backup of this server (same or newer):
+    the closest to it. Whichever pg_restore reads the archive, the loader leaves out the settings
+    and column options this copy lacks."""
     available = practice.embedded_versions()
     fitting = [v for v in available if v >= server_major]
     if not fitting:
@@ -76,8 +58,6 @@ def local_major(server_major: int, reader: pgtools.ToolChoice | None = None) -> 
                 WITHOUT_REHEARSAL,
             ),
         )
-    if reader is not None:
-        return min([v for v in fitting if v >= reader.tool.major] or fitting)
     return min(fitting)
 
 

@@ -31,9 +31,9 @@ from wizard.core.backup import run_backup
 from wizard.core.connection import Target, connect, server_version
 from wizard.core.doctor import explain
 from wizard.core.dumpfile import reader_for
-from wizard.core.errors import MigrationFailed, RefusedError, WizardError
+from wizard.core.errors import MigrationFailed, RefusedError, RehearsalFailed, WizardError
 from wizard.core.events import Emit, Event, LockWait, MigrationApplied, RehearsalStep, RehearsalWarning, ignore
-from wizard.core.local_copy import WITHOUT_REHEARSAL, LocalCopy, RehearsalFailed, local_major, read_archive
+from wizard.core.local_copy import WITHOUT_REHEARSAL, LocalCopy, local_major, read_archive
 from wizard.core.migrations import Migration
 from wizard.core.runner import RunOptions
 from wizard.core.verify import FAIL, VerifyReport, run_verify
@@ -123,7 +123,7 @@ def rehearse(
     engine.refuse_unless_precondition(conn, todo[0])
     archived = frozenset(read_archive(backup).tables) if backup is not None else frozenset()
     source_major = conn.info.server_version // 10000
-    local_major(source_major)  # before any backup: a server newer than every local one stops here
+    major = local_major(source_major)  # before any backup: a server newer than every local one stops here
     needed = required_tables(conn, todo)
     with ExitStack() as stack:
         archive = backup
@@ -136,8 +136,7 @@ def rehearse(
         else:
             emit(RehearsalStep("backup", f"Using the backup {archive}."))
         options.check_cancel()
-        reader = reader_for(read_archive(archive), source_major)
-        major = local_major(source_major, reader)
+        reader = reader_for(read_archive(archive), major)
         emit(RehearsalStep("server", f"Starting a throwaway PostgreSQL {major} (your server runs {source_major}) ..."))
         local = LocalCopy(major)
         # Registered first, so it is said after the copy is removed.
