@@ -23,6 +23,7 @@ from pathlib import Path
 
 from wizard.core import paths, pgtools
 from wizard.core.errors import InputError, WizardError
+from wizard.core.sqlstream import SqlStream
 
 PLAIN_DONE = b"-- PostgreSQL database dump complete"
 _IDENT = r'(?:"(?:[^"]|"")+"|[^\s."]+)'
@@ -179,15 +180,19 @@ def reader_for(dump: DumpFile, server_major: int) -> pgtools.ToolChoice:
 
 
 @contextmanager
-def sql_lines(
+def sql_stream(
     dump: DumpFile, reader: pgtools.ToolChoice | None = None, options: tuple[str, ...] = ()
-) -> Iterator[Iterator[bytes]]:
-    """The file's SQL, line by line (bytes, newline kept). For an archive, `reader` converts it
-    as it is read (with pg_restore's `options`, e.g. --no-owner); a failure of that pg_restore
-    raises DumpUnreadable when the lines run out."""
+) -> Iterator[SqlStream]:
+    """The file's SQL as it is read (never whole in memory). For an archive, `reader` converts it
+    (with pg_restore's `options`, e.g. --no-owner); a failure of that pg_restore raises
+    DumpUnreadable when the stream runs out."""
     if dump.format == "plain":
         with dump.path.open("rb") as handle:
-            yield iter(handle)
+            stream = SqlStream(handle)
+            try:
+                yield stream
+            finally:
+                stream.close()
         return
     tool = (reader or reader_for(dump, 0)).tool
     process = subprocess.Popen(
@@ -198,9 +203,7 @@ def sql_lines(
     drain = threading.Thread(target=lambda: errors.extend(process.stderr or ()), daemon=True)
     drain.start()
 
-    def lines() -> Iterator[bytes]:
-        assert process.stdout is not None
-        yield from process.stdout
+    def finished() -> None:
         code = process.wait()
         drain.join(5)
         if code != 0:
@@ -210,11 +213,13 @@ def sql_lines(
                 fix=("The file may be cut off or damaged: restore another backup, or take a new one.",),
             )
 
+    stream = SqlStream(process.stdout, finished)
     try:
-        yield lines()
+        yield stream
     finally:
         if process.poll() is None:
             process.kill()
+        stream.close()
         process.wait()
         process.stdout.close()
         drain.join(5)

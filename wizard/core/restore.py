@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,28 +25,22 @@ from wizard.core import catalog, dumpfile, ledger, pgtools
 from wizard.core.describe import describe
 from wizard.core.doctor import diagnose
 from wizard.core.dumpfile import DumpFile
-from wizard.core.errors import Cancelled, WizardError
+from wizard.core.errors import Cancelled, RestoreFailed
 from wizard.core.migrations import Migration
+from wizard.core.sqlstream import SqlStream
 
 _SET = re.compile(rb"^SET ([A-Za-z_][A-Za-z0-9_.]*) = .*;\r?\n?$")
 _SET_CONFIG = re.compile(rb"^SELECT pg_catalog\.set_config\('([A-Za-z_][A-Za-z0-9_.]*)',")
 _ENCODING = re.compile(rb"^SET client_encoding = '([^']+)';")
-_END_OF_COPY = (b"\\.\n", b"\\.\r\n", b"\\.")
 # pg_dump writes a comment before every object: a statement boundary, where a long run of SQL
 # can be sent without waiting for the next COPY (so no part of a file is held whole).
 _OBJECT_HEADER = re.compile(rb"^-- (?:Data for )?Name: .*; Type: ")
 _SQL_BATCH = 256 * 1024
 # ALTER TABLE ... ALTER COLUMN ... SET (option = value, ...): the attribute options of a column.
 _COLUMN_OPTIONS = re.compile(rb"^ALTER TABLE (?:ONLY )?.+ ALTER COLUMN .+ SET \(.+\);\r?\n?$")
-# COPY data goes to the server in blocks this large: one call per row costs ~3x the time.
-_COPY_BATCH = 1024 * 1024
 # The wizard keeps its own lock_timeout during a restore (a busy table stops it with the
 # reason instead of a wait without end); the dump's `SET lock_timeout = 0` would undo it.
 _OVERRIDDEN = frozenset({"lock_timeout"})
-
-
-class RestoreFailed(WizardError):
-    title = "Restore failed"
 
 
 Backup = DumpFile  # what a restore reads: a pg_dump file, described without loading it
@@ -197,8 +191,8 @@ def run_restore(
             conn.execute("SELECT set_config('lock_timeout', '30s', true)")
             for statement in restore_plan.statements:
                 conn.execute(statement)
-            with dumpfile.sql_lines(backup, restore_plan.reader) as lines:
-                loader.load(lines)
+            with dumpfile.sql_stream(backup, restore_plan.reader) as stream:
+                loader.load(stream)
     except psycopg.Error as error:
         raise _failed(conn, error, backup) from None
     except dumpfile.DumpUnreadable as error:
@@ -219,8 +213,8 @@ def load_copy(
     each object in a savepoint, so what the copy cannot create (an extension it lacks, a role
     only the real server has) is a LoadProblem and the rest still loads."""
     loader = _Loader(conn, True, cancel, tolerant=True)
-    with conn.transaction(), dumpfile.sql_lines(dump, reader, ("--no-owner", "--no-privileges")) as lines:
-        loader.load(lines)
+    with conn.transaction(), dumpfile.sql_stream(dump, reader, ("--no-owner", "--no-privileges")) as stream:
+        loader.load(stream)
     return loader.problems
 
 
@@ -290,12 +284,12 @@ class _Loader:
         self._sql: list[bytes] = []
         self._size = 0
 
-    def load(self, lines: Iterator[bytes]) -> None:
-        for line in lines:
+    def load(self, stream: SqlStream) -> None:
+        for line in stream:
             copy = dumpfile.COPY.match(line)
             if copy:
                 self._flush()
-                self._copy(copy.group(1).decode(self.conn.info.encoding), line, lines)
+                self._copy(copy.group(1).decode(self.conn.info.encoding), line, stream)
             elif line.startswith(b"\\"):
                 continue  # \restrict, \unrestrict, \connect: psql's, not SQL
             elif (self.tolerant or self._size >= _SQL_BATCH) and _OBJECT_HEADER.match(line):
@@ -378,43 +372,31 @@ class _Loader:
             return False
         return True
 
-    def _copy(self, table: str, header: bytes, lines: Iterator[bytes]) -> None:
+    def _copy(self, table: str, header: bytes, stream: SqlStream) -> None:
         if not self.whole:
             self.conn.execute(sql.SQL("DELETE FROM {}").format(sql.SQL(table)))
         counted: list[int] = []
         statement = header.decode(self.conn.info.encoding).rstrip().rstrip(";")
         if self.tolerant:
             self.current = f"the data of table {dumpfile.unquote(table)}"
-        if not self._guarded(lambda: counted.append(self._copy_rows(statement, lines))):
+        if not self._guarded(lambda: counted.append(self._copy_rows(statement, stream))):
             return  # the server refused the COPY (a tolerant load goes on)
         self.rows[table] = self.rows.get(table, 0) + counted[0]
 
-    def _copy_rows(self, statement: str, lines: Iterator[bytes]) -> int:
+    def _copy_rows(self, statement: str, stream: SqlStream) -> int:
+        """Send one COPY's rows to the server in the blocks the stream reads; returns their number."""
         count = 0
-        block: list[bytes] = []
-        size = 0
-        ended = False
+        data = stream.copy_data()
         try:
             with self.conn.cursor().copy(statement) as copy:
-                for row in lines:
-                    if row in _END_OF_COPY:
-                        ended = True
-                        break
-                    block.append(row)
-                    size += len(row)
-                    count += 1
-                    if size >= _COPY_BATCH:
-                        copy.write(b"".join(block))
-                        block, size = [], 0
-                        if self.cancel.is_set():
-                            raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.")
-                ended = True
-                if block:
-                    copy.write(b"".join(block))
+                for block in data:
+                    copy.write(block)
+                    count += block.count(b"\n")
+                    if self.cancel.is_set():
+                        raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.")
         except psycopg.Error:
-            if not ended and self.tolerant:
-                for row in lines:  # the load goes on: pass over the rest of this COPY's data
-                    if row in _END_OF_COPY:
-                        break
+            if self.tolerant:
+                for _block in data:  # the load goes on: pass over the rest of this COPY's data
+                    pass
             raise
         return count
