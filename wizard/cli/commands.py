@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 from wizard.cli.output import Printer, object_label, table
 from wizard.cli.session import open_session
-from wizard.core import catalog, engine, practice, verify
-from wizard.core.describe import describe
+from wizard.core import catalog, engine, verify
 from wizard.core.migrations import Migration, load_migrations
 
 
@@ -79,6 +78,9 @@ def cmd_plan(args: argparse.Namespace, printer: Printer) -> int:
 
 
 def _print_plan(printer: Printer, migration: Migration, present: set[str]) -> None:
+    # Imported here: describing a statement needs pglast (~50 ms to import), which `status` does without.
+    from wizard.core.describe import describe
+
     total = len(migration.statements)
     printer.out(f"{migration.label}: {migration.expectations.title} ({total} statements, one transaction)")
     if migration.skipped_transaction_control:
@@ -165,6 +167,9 @@ def _display_row(row: dict[str, object]) -> dict[str, object]:
 
 
 def cmd_practice(args: argparse.Namespace, printer: Printer) -> int:
+    # Imported here: the practice database's module would bring psutil (~17 ms) to `status`.
+    from wizard.core import practice
+
     args.practice = True
     args.database_url = None
     session = open_session(args, printer)

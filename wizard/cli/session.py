@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from wizard.cli.output import Printer
-from wizard.core import connection, practice, profiles
+from wizard.core import connection
 from wizard.core.connection import Target
 from wizard.core.errors import InputError, RefusedError
 from wizard.core.migrations import Migration, load_migrations
@@ -39,8 +39,14 @@ def resolve_target(args: argparse.Namespace, printer: Printer, *, to_stderr: boo
         raise RefusedError("Choose one target: --practice, --database-url or --profile.")
     say = printer.err if to_stderr else printer.out
     if getattr(args, "profile", None):
+        from wizard.core import profiles  # ~8 ms to import, for --profile only
+
         target = profiles.get(args.profile)
     elif args.practice:
+        # Imported here: the practice database's module brings psutil (~17 ms) and is needed
+        # only with --practice.
+        from wizard.core import practice
+
         target = practice.start(reset=getattr(args, "reset", False), progress=printer.err)
     elif args.database_url:
         target = connection.parse_url(args.database_url)
@@ -92,7 +98,10 @@ def refuse_pooler(args: argparse.Namespace, target: Target) -> None:
 
 
 def open_session(args: argparse.Namespace, printer: Printer, *, to_stderr: bool = False) -> Session:
-    migrations = load_migrations(args.migrations_dir)
+    # `status` shows names and checksums only: its migrations are split into statements (pglast,
+    # ~50 ms to import) only if something asks for them; every other command refuses a file
+    # PostgreSQL cannot parse before it connects.
+    migrations = load_migrations(args.migrations_dir, parse=args.command != "status")
     target = resolve_target(args, printer, to_stderr=to_stderr)
     refuse_pooler(args, target)
     timeout = float(args.connect_timeout)

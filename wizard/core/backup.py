@@ -23,7 +23,7 @@ import psycopg
 from wizard.core import dumpfile, paths, pgtools
 from wizard.core.connection import Target
 from wizard.core.doctor import diagnose
-from wizard.core.errors import Cancelled, WizardError
+from wizard.core.errors import BackupFailed, Cancelled, WizardError
 from wizard.core.events import BackupProgress, BackupStarted, Emit
 
 FORMATS = ("custom", "plain")
@@ -32,10 +32,6 @@ AGAIN = (
     "Run the backup again. If it fails the same way, check the free space where backups are written,"
     " or choose another folder (--output)."
 )
-
-
-class BackupFailed(WizardError):
-    title = "Backup failed"
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from wizard.core import catalog, ledger, runner
+from wizard.core import catalog, ledger
 from wizard.core.errors import RefusedError
 from wizard.core.events import AlreadyApplied, BaselineRecorded, Emit, MigrationApplied
 from wizard.core.expectations import Expectations
 from wizard.core.ledger import LedgerRow
 from wizard.core.migrations import Migration, Statement
-from wizard.core.runner import RunOptions
+
+if TYPE_CHECKING:
+    from wizard.core.runner import RunOptions
 
 Conn = psycopg.Connection[Any]
 APPLIED, PENDING, MODIFIED = "applied", "pending", "modified"
@@ -114,6 +116,10 @@ def refuse_unless_precondition(conn: Conn, migration: Migration) -> None:
 def apply_one(
     conn: Conn, migrations: Sequence[Migration], migration: Migration, options: RunOptions, emit: Emit
 ) -> bool:
+    # Imported here: the runner describes statements with pglast, which `status` (the other
+    # half of this module) does without; importing both costs ~55 ms.
+    from wizard.core import runner
+
     exp = migration.expectations
     preexisting: tuple[str, ...] = ()
 

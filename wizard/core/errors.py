@@ -88,3 +88,34 @@ class PracticeError(WizardError):
     """The embedded practice database could not be started or loaded."""
 
     title = "Practice database unavailable"
+
+
+# The operations' own errors live here, not beside the operations, so that the CLI's table of
+# exit codes can name them without importing the operations (backup, restore and rehearse pull in
+# pglast and psutil); backup.py, restore.py, local_copy.py and rehearse.py re-export them.
+
+
+class BackupFailed(WizardError):
+    title = "Backup failed"
+
+
+class RestoreFailed(WizardError):
+    title = "Restore failed"
+
+
+class RehearsalFailed(WizardError):
+    """The rehearsal could not run (it says nothing about the migrations); the database was not changed."""
+
+    title = "Rehearsal not possible"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: tuple[str, ...] = (),
+        detail: str = "",
+        diagnosis: Diagnosis | None = None,
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, fix=fix, detail=detail, diagnosis=diagnosis)
+        self.warnings = warnings

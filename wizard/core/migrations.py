@@ -2,6 +2,11 @@
 
 A migration is `NNN_name.sql`, with an optional `NNN_name.down.sql` that undoes it
 and a required `NNN_name.toml` of expectations (see expectations.py).
+
+The split is done when a migration's statements are first asked for: `status` needs only
+names, checksums and expectations, and importing pglast would cost it ~50 ms. `load_migrations`
+still splits every file up front unless told not to, so that a syntax error is refused
+before anything connects.
 """
 
 from __future__ import annotations
@@ -9,11 +14,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-import pglast
-from pglast import parser
 
 from wizard.core.errors import FILE_FIX, InputError
 from wizard.core.expectations import Expectations, load_expectations
@@ -42,11 +45,35 @@ class Migration:
     path: Path
     sql: str = field(repr=False)
     checksum: str
-    statements: tuple[Statement, ...] = field(repr=False)
     expectations: Expectations = field(repr=False)
     down_path: Path | None = None
-    down_statements: tuple[Statement, ...] = field(default=(), repr=False)
-    skipped_transaction_control: int = 0
+    down_sql: str = field(default="", repr=False)
+
+    @cached_property
+    def _up(self) -> tuple[tuple[Statement, ...], int]:
+        statements, dropped = split_sql(self.sql, self.path.name)
+        return tuple(statements), dropped
+
+    @property
+    def statements(self) -> tuple[Statement, ...]:
+        """The file's statements (split on first use; InputError for a syntax error)."""
+        return self._up[0]
+
+    @property
+    def skipped_transaction_control(self) -> int:
+        """How many BEGIN/COMMITs the file has that the wizard leaves out."""
+        return self._up[1]
+
+    @cached_property
+    def down_statements(self) -> tuple[Statement, ...]:
+        if self.down_path is None:
+            return ()
+        return tuple(split_sql(self.down_sql, self.down_path.name)[0])
+
+    def split(self) -> Migration:
+        """Split both files now rather than on first use: a syntax error is raised here."""
+        _ = self._up, self.down_statements
+        return self
 
     @property
     def baseline(self) -> bool:
@@ -75,6 +102,10 @@ def split_sql(text: str, source: str = "SQL") -> tuple[list[Statement], int]:
     The wizard runs each migration in a transaction of its own, so transaction
     control in a file (as some tools generate it) is left out rather than obeyed.
     """
+    # Imported here: only the commands that run or show statements need it (~50 ms).
+    import pglast
+    from pglast import parser
+
     try:
         slices = parser.split(text, only_slices=True)
     except pglast.parser.ParseError as exc:
@@ -102,7 +133,11 @@ def _read(path: Path) -> str:
         raise InputError(f"Cannot read {path}: {exc}.", fix=FILE_FIX) from None
 
 
-def load_migrations(directory: Path | None = None) -> list[Migration]:
+def load_migrations(directory: Path | None = None, *, parse: bool = True) -> list[Migration]:
+    """The migrations in `directory` (default: the ones the wizard ships), in version order.
+
+    With `parse` (the default) every file is split now, so that one PostgreSQL cannot parse is
+    refused here; without it (`status`), on first use of a migration's statements."""
     directory = directory or default_migrations_dir()
     if not directory.is_dir():
         raise InputError(f"The migrations folder {directory} does not exist.", fix=FILE_FIX)
@@ -113,30 +148,24 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
             continue
         version, name = match.groups()
         sql = _read(path)
-        statements, dropped = split_sql(sql, path.name)
         expectations = load_expectations(path.with_suffix(".toml"))
         if expectations.version != version:
             raise InputError(
                 f"{path.with_suffix('.toml').name} says version {expectations.version}, not {version}.", fix=FILE_FIX
             )
         down_path = path.with_name(f"{version}_{name}.down.sql")
-        down_statements: list[Statement] = []
-        if down_path.exists():
-            down_statements, _ = split_sql(_read(down_path), down_path.name)
-        migrations.append(
-            Migration(
-                version=version,
-                name=name,
-                path=path,
-                sql=sql,
-                checksum=checksum(sql),
-                statements=tuple(statements),
-                expectations=expectations,
-                down_path=down_path if down_path.exists() else None,
-                down_statements=tuple(down_statements),
-                skipped_transaction_control=dropped,
-            )
+        has_down = down_path.exists()
+        migration = Migration(
+            version=version,
+            name=name,
+            path=path,
+            sql=sql,
+            checksum=checksum(sql),
+            expectations=expectations,
+            down_path=down_path if has_down else None,
+            down_sql=_read(down_path) if has_down else "",
         )
+        migrations.append(migration.split() if parse else migration)
     if not migrations:
         raise InputError(f"The folder {directory} holds no migration files (named like 002_name.sql).", fix=FILE_FIX)
     versions = [m.version for m in migrations]
