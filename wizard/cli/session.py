@@ -101,7 +101,8 @@ def open_session(args: argparse.Namespace, printer: Printer, *, to_stderr: bool 
     # `status` shows names and checksums only: its migrations are split into statements (pglast,
     # ~50 ms to import) only if something asks for them; every other command refuses a file
     # PostgreSQL cannot parse before it connects.
-    migrations = load_migrations(args.migrations_dir, parse=args.command != "status")
+    # status and restore read no statement (a single-table restore splits the down files when it needs them)
+    migrations = load_migrations(args.migrations_dir, parse=args.command not in ("status", "restore"))
     target = resolve_target(args, printer, to_stderr=to_stderr)
     refuse_pooler(args, target)
     timeout = float(args.connect_timeout)

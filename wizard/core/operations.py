@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from wizard.core import engine, verify
 from wizard.core import restore as restoring
-from wizard.core import rollback as rolling_back
 from wizard.core.backup import BackupResult, run_backup
 from wizard.core.connection import Target
 from wizard.core.events import (
@@ -35,13 +34,14 @@ from wizard.core.events import (
     fanout,
 )
 from wizard.core.migrations import Migration
-from wizard.core.rehearse import Rehearsal
-from wizard.core.rehearse import rehearse as rehearse_on_copy
 from wizard.core.report import SessionReport, recording
 from wizard.core.restore import RestorePlan, RestoreResult
-from wizard.core.rollback import RollbackImpact
 from wizard.core.runner import RunOptions
 from wizard.core.verify import FAIL, WARN, VerifyReport
+
+if TYPE_CHECKING:  # imported where used: each operation loads only what it needs
+    from wizard.core.rehearse import Rehearsal
+    from wizard.core.rollback import RollbackImpact
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,7 @@ def migrate(ctx: Context, options: RunOptions, backup: BackupChoice, emit: Emit)
 
 def rollback_preview(ctx: Context) -> RollbackImpact | None:
     """What rolling back the latest migration would remove (read only); None: nothing applied."""
+    from wizard.core import rollback as rolling_back
     migration = rolling_back.latest_applied(ctx.conn, ctx.migrations)
     return None if migration is None else rolling_back.impact(ctx.conn, migration)
 
@@ -165,6 +166,7 @@ def rollback(
     ctx: Context, impact: RollbackImpact, options: RunOptions, emit: Emit, *, backup: str = ""
 ) -> RollbackResult:
     """Undo `impact.migration` in one transaction, keeping what existed before it; verify; report."""
+    from wizard.core import rollback as rolling_back
     note = backup or ("practice database: none needed" if ctx.target.practice else "not taken for a rollback")
     with _reported(ctx, "rollback", note, emit) as record:
         rolling_back.rollback(ctx.conn, impact.migration, options, fanout(record.record, emit))
@@ -241,6 +243,8 @@ def restore(ctx: Context, plan: RestorePlan, emit: Emit, cancel: threading.Event
 
 def rehearse(ctx: Context, options: RunOptions, emit: Emit, *, backup: Path | None = None) -> Rehearsal:
     """The pending migrations on a throwaway local copy; the database is only read; a report."""
+    from wizard.core.rehearse import rehearse as rehearse_on_copy  # with its embedded server and psutil: ~40 ms
+
     with _reported(ctx, "rehearse", str(backup) if backup else "a fresh one, deleted with the copy", emit) as record:
         result = rehearse_on_copy(
             ctx.conn, ctx.target, ctx.migrations, fanout(record.record, emit), backup=backup, options=options

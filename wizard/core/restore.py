@@ -385,13 +385,12 @@ class _Loader:
 
     def _copy_rows(self, statement: str, stream: SqlStream) -> int:
         """Send one COPY's rows to the server in the blocks the stream reads; returns their number."""
-        count = 0
         data = stream.copy_data()
+        cursor = self.conn.cursor()
         try:
-            with self.conn.cursor().copy(statement) as copy:
+            with cursor.copy(statement) as copy:
                 for block in data:
                     copy.write(block)
-                    count += block.count(b"\n")
                     if self.cancel.is_set():
                         raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.")
         except psycopg.Error:
@@ -399,4 +398,4 @@ class _Loader:
                 for _block in data:  # the load goes on: pass over the rest of this COPY's data
                     pass
             raise
-        return count
+        return max(cursor.rowcount, 0)  # the server's count of the rows it took ("COPY n")
