@@ -5,7 +5,7 @@ psycopg gives no SQLSTATE for a failure while connecting: those messages can onl
 recognized by their text. The translations come from the message catalogs of every
 major version 14 to 18 (a translation is reworded from one release to the next, and a
 server of any of them may answer), pinned in tools/catalogs/: one JSON file per build,
-holding only the messages this script uses, with the package and version they came from.
+holding only the messages in EXTRACT, with the package and version they came from.
 
     python tools/server_translations.py           # the TOML from the pinned catalogs (offline)
     python tools/server_translations.py --fetch   # pin the catalogs again from SOURCES
@@ -86,9 +86,38 @@ MESSAGES: tuple[tuple[str, str, str | None], ...] = (
 # What the server fills a pg_hba message's last %s with: the encryption of the connection.
 ENCRYPTION_STATES = ("no encryption", "SSL encryption", "GSS encryption")
 
+# Server messages that the doctor recognizes by their SQLSTATE, translated in every pinned
+# build by tests/core/doctor_mutations.py (its SERVER_MESSAGES, which must list the same
+# msgids) for the corpus test: no translation may be misread without its SQLSTATE. Pinned
+# here so that test never reads the catalogs of whatever PostgreSQL is installed; the TOML
+# does not use them.
+CORPUS_MESSAGES: tuple[str, ...] = (
+    'password authentication failed for user "%s"',
+    'database "%s" does not exist',
+    'relation "%s" does not exist',
+    'column "%s" of relation "%s" already exists',
+    "permission denied for table %s",
+    "cannot execute %s in a read-only transaction",
+    "canceling statement due to lock timeout",
+    "deadlock detected",
+    'duplicate key value violates unique constraint "%s"',
+    'insert or update on table "%s" violates foreign key constraint "%s"',
+    'invalid input syntax for type %s: "%s"',
+    "numeric field overflow",
+    "current transaction is aborted, commands ignored until end of transaction block",
+    "%s cannot run inside a transaction block",
+    "sorry, too many clients already",
+    "terminating connection due to administrator command",
+    "the database system is starting up",
+    "canceling statement due to user request",
+    "out of memory",
+)
+
 # The msgids pinned, per catalog domain (the major version is appended: postgres-15).
 EXTRACT: dict[str, tuple[str, ...]] = {
-    "postgres": tuple(dict.fromkeys([msgid for _, msgid, _ in MESSAGES] + list(ENCRYPTION_STATES))),
+    "postgres": tuple(
+        dict.fromkeys([msgid for _, msgid, _ in MESSAGES] + list(ENCRYPTION_STATES) + list(CORPUS_MESSAGES))
+    ),
 }
 
 

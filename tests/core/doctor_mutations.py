@@ -1,16 +1,17 @@
 """Helpers for the corpus test: the corpus itself, mutations of real messages (other hosts,
-users, ports, versions, names), and server messages translated by PostgreSQL's own catalogs."""
+users, ports, versions, names), and server messages translated by PostgreSQL's own catalogs
+(14 to 18, as pinned in tools/catalogs/: nothing here reads what is installed)."""
 
 from __future__ import annotations
 
-import gettext
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.server_translations import load_pinned
+
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "error_corpus.toml"
-CATALOGS = Path("/usr/share/locale")
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ def mutate(text: str) -> str:
     return text
 
 
-# Server messages (msgid, arguments, SQLSTATE, rule) to translate with PostgreSQL 15's catalogs.
+# Server messages (msgid, arguments, SQLSTATE, rule) to translate with every pinned catalog;
+# tools/server_translations.py pins these msgids (its CORPUS_MESSAGES lists the same ones).
 SERVER_MESSAGES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     ('password authentication failed for user "%s"', ("app",), "28P01", "password-failed"),
     ('database "%s" does not exist', ("neondb",), "3D000", "database-missing"),
@@ -110,15 +112,26 @@ def _format(template: str, args: tuple[str, ...]) -> str:
     return re.sub(r"%(?:(\d+)\$)?s", value, template)
 
 
-def translations() -> list[tuple[str, str, str, str]]:
-    """(language, translated text, SQLSTATE, rule) for every installed postgres-15 catalog."""
-    found: list[tuple[str, str, str, str]] = []
-    for catalog in sorted(CATALOGS.glob("*/LC_MESSAGES/postgres-15.mo")):
-        language = catalog.parent.parent.name
-        with catalog.open("rb") as handle:
-            table = gettext.GNUTranslations(handle)
-        for msgid, args, sqlstate, rule in SERVER_MESSAGES:
-            translated = table.gettext(msgid)
-            if translated != msgid:
-                found.append((language, _format(translated, args), sqlstate, rule))
-    return found
+@dataclass(frozen=True)
+class Translation:
+    """A server message as PostgreSQL sends it in another language, and the builds that word it so."""
+
+    language: str
+    text: str
+    sqlstate: str
+    rule: str
+    builds: tuple[tuple[int, str], ...]  # (major, version)
+
+
+def translations() -> list[Translation]:
+    """Every distinct translation of SERVER_MESSAGES in the catalogs pinned in tools/catalogs/
+    (every build of 14 to 18, every language), its arguments filled in."""
+    found: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}
+    for build in load_pinned():
+        for language, messages in sorted(build.languages.items()):
+            for msgid, args, sqlstate, rule in SERVER_MESSAGES:
+                translated = messages.get(msgid)
+                if translated is not None:
+                    key = (language, _format(translated, args), sqlstate, rule)
+                    found.setdefault(key, []).append((build.major, build.label))
+    return [Translation(*key, builds=tuple(builds)) for key, builds in found.items()]
