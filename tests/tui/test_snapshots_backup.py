@@ -90,6 +90,7 @@ def test_backup_verified(snap_compare: Any, make_app: AppFactory, fixed_db: Test
         await _to_backup(pilot)
         await pilot.press("enter")
         await _settle(pilot)
+        await pilot.pause(0.2)  # the result is scrolled into view once laid out
 
     app = _constant_clock(make_app(fixed_db.url, start="connect"))
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

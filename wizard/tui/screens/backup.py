@@ -277,7 +277,7 @@ class BackupScreen(FlowScreen):
         self.query_one("#start", Button).label = "Back up again (B)"
         result_text = self.query_one("#result", Static)
         result_text.update(verified_text(result))
-        self.call_after_refresh(lambda: result_text.scroll_visible(animate=False))
+        self._reveal(result_text)
 
     def on_backup_stopped(self, message: BackupStopped) -> None:
         self._stopped(FAILED if message.problem else READY)
@@ -295,6 +295,12 @@ class BackupScreen(FlowScreen):
         result.update(text)
         start.focus()
         self.call_after_refresh(lambda: result.scroll_visible(animate=False))
+
+    def _reveal(self, widget: Static) -> None:
+        """Scroll the whole of `widget` into view once its new text is laid out: right after the
+        next refresh it may still have its old height (one line), so look again a moment later."""
+        self.call_after_refresh(lambda: widget.scroll_visible(animate=False))
+        self.set_timer(0.1, lambda: widget.scroll_visible(animate=False))
 
     def action_cancel(self) -> None:
         if self.phase != RUNNING or self.cancel.is_set():
