@@ -139,3 +139,14 @@ def test_a_column_option_another_server_build_wrote_is_left_out(db: TestDatabase
     assert len(result.options_left_out) == 1 and "ALTER TABLE ONLY public.users" in result.options_left_out[0]
     assert "build_marker" in result.options_left_out[0] and result.mismatched == []
     assert db.scalar("SELECT count(*) FROM users") == 20  # the table and its rows came back all the same
+
+
+def test_an_archive_newer_than_every_pg_restore_here_is_refused_with_what_to_install(tmp_path: Path) -> None:
+    from wizard.core.pgtools import ToolMissing
+
+    # An archive's table of contents as a future pg_dump would write it.
+    future = dumpfile.DumpFile(tmp_path / "x.dump", "custom", ("public.t",), (), "99.1", "99.1", True)
+    with pytest.raises(ToolMissing) as missing:
+        dumpfile.reader_for(future, 17)
+    assert "made by pg_dump 99.1" in str(missing.value) and "newest pg_restore found is 18" in str(missing.value)
+    assert missing.value.fix == ("Install PostgreSQL 99 client tools, or update migration-wizard.",)

@@ -15,15 +15,8 @@ from wizard.core import engine, rollback
 from wizard.core.connection import connect
 from wizard.core.migrations import Migration, load_migrations
 from wizard.core.runner import RunOptions
-from wizard.core.verify import (
-    APPLIED_VERIFIED,
-    FAILED,
-    NOT_APPLIED,
-    CheckResult,
-    MigrationState,
-    VerifyReport,
-    run_verify,
-)
+from wizard.core.verify import run_verify
+from wizard.core.verify_report import APPLIED_VERIFIED, FAILED, NOT_APPLIED, CheckResult, MigrationState, VerifyReport
 
 MIGRATIONS = load_migrations()
 

@@ -15,7 +15,7 @@ from wizard.cli.stream import Stream
 from wizard.core import engine, operations
 from wizard.core.errors import RefusedError
 from wizard.core.runner import RunOptions
-from wizard.core.verify import VerifyReport
+from wizard.core.verify_report import VerifyReport
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from wizard.cli.output import Printer, object_label, table
 from wizard.cli.session import open_session
-from wizard.core import catalog, engine, verify
+from wizard.core import catalog, engine, verify, verify_report
 from wizard.core.migrations import Migration, load_migrations
 
 
@@ -129,7 +129,7 @@ def cmd_verify(args: argparse.Namespace, printer: Printer) -> int:
     return 0 if report.ok else 1
 
 
-def print_verify(printer: Printer, report: verify.VerifyReport) -> None:
+def print_verify(printer: Printer, report: verify_report.VerifyReport) -> None:
     """Each check with its rows (under its migration's name when there are several), then
     what each migration is (applied and verified, failed, not applied), then the verdict."""
     groups = [(m.label, report.checks_of(m.version)) for m in report.migrations] or [("", report.checks)]
@@ -140,8 +140,8 @@ def print_verify(printer: Printer, report: verify.VerifyReport) -> None:
             _print_check(printer, check)
     for state in report.migrations:
         printer.out(state.sentence)
-    failed = sum(c.status == verify.FAIL for c in report.checks)
-    warned = sum(c.status == verify.WARN for c in report.checks)
+    failed = sum(c.status == verify_report.FAIL for c in report.checks)
+    warned = sum(c.status == verify_report.WARN for c in report.checks)
     total = len(report.checks)
     warnings = f" ({warned} warning{'s' if warned != 1 else ''})" if warned else ""
     if report.ok:
@@ -150,8 +150,8 @@ def print_verify(printer: Printer, report: verify.VerifyReport) -> None:
         printer.out(f"Verify: FAILED, {failed} of {total} checks failed{warnings}.")
 
 
-def _print_check(printer: Printer, check: verify.CheckResult) -> None:
-    labels = {verify.PASS: "PASS", verify.WARN: "WARN", verify.FAIL: "FAIL"}
+def _print_check(printer: Printer, check: verify_report.CheckResult) -> None:
+    labels = {verify_report.PASS: "PASS", verify_report.WARN: "WARN", verify_report.FAIL: "FAIL"}
     printer.out(f"{labels[check.status]}  {check.title}: {check.detail}")
     for line in table([_display_row(r) for r in check.rows]):
         printer.out(line)

@@ -59,19 +59,13 @@ def lines(event: ev.Event, width: int = 100) -> list[Line]:
         case ev.BaselineRecorded(version=v, name=n):
             return [Line(f"recorded {v}_{n} as the baseline: the application's tables were already there", "", 1)]
         case ev.MigrationApplied(version=v, name=n, duration=took, preexisting=pre):
-            found = [Line(f"Applied {v}_{n} in {human_duration(took)}; recorded in the ledger.", OK)]
-            if pre:
-                kept = ", ".join(object_label(k) for k in pre)
-                found.append(Line(f"Already present before, left as they were: {kept}", "", 1))
-            return found
+            done = f"Applied {v}_{n} in {human_duration(took)}; recorded in the ledger."
+            return _finished(done, "Already present before, left as they were", pre)
         case ev.AlreadyApplied(version=v, name=n):
             return [Line(f"{v}_{n} is already applied (another run finished it): nothing to do.")]
-        case ev.MigrationRolledBack(version=v, name=n, duration=took, kept=kept_keys):
-            found = [Line(f"Rolled back {v}_{n} in {human_duration(took)}; removed from the ledger.", OK)]
-            if kept_keys:
-                kept = ", ".join(object_label(k) for k in kept_keys)
-                found.append(Line(f"Kept, because they existed before it: {kept}", "", 1))
-            return found
+        case ev.MigrationRolledBack(version=v, name=n, duration=took, kept=kept):
+            done = f"Rolled back {v}_{n} in {human_duration(took)}; removed from the ledger."
+            return _finished(done, "Kept, because they existed before it", kept)
         case ev.BackupStarted(path=path, tool=tool, reason=reason):
             return [Line(f"Backing up to {path}"), Line(f"using {tool}: {reason}", "", 1)]
         case ev.BackupProgress(line=said, tables_done=done, tables_total=total, bytes_written=size, elapsed=took):
@@ -105,3 +99,11 @@ def lines(event: ev.Event, width: int = 100) -> list[Line]:
         case ev.ReportWritten(path=path):
             return [Line(f"Report: {path}")]
     return []  # StatementStarted and VerifyFinished: shown by their own widgets
+
+
+def _finished(done: str, untouched: str, keys: tuple[str, ...]) -> list[Line]:
+    """A migration applied or rolled back, and the objects it left as they were."""
+    found = [Line(done, OK)]
+    if keys:
+        found.append(Line(f"{untouched}: {', '.join(object_label(k) for k in keys)}", "", 1))
+    return found

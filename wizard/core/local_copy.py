@@ -27,6 +27,7 @@ from wizard.core.connection import Target, parse_url
 from wizard.core.doctor import diagnose
 from wizard.core.errors import Cancelled, InputError, RehearsalFailed
 from wizard.core.events import RehearsalWarning
+from wizard.core.loader import load_copy
 
 DATABASE = "rehearsal"
 WITHOUT_REHEARSAL = (
@@ -114,15 +115,12 @@ class LocalCopy:
         return parse_url(self.server.get_uri(DATABASE))
 
     def restore(
-        self, archive: Path, target: Target, cancel: threading.Event, reader: pgtools.ToolChoice | None = None
+        self, dump: dumpfile.DumpFile, target: Target, cancel: threading.Event, reader: pgtools.ToolChoice | None = None
     ) -> list[RehearsalWarning]:
         """Load the archive into the copy (without owners and privileges) through the wizard's own
         loader, which leaves out settings and column options the copy lacks and goes on past
         objects it cannot create; each of those comes back as a warning. `reader`: the
         pg_restore that turns the archive into SQL (the newest when not given)."""
-        from wizard.core.restore import load_copy  # the restore module's loader, in its tolerant mode
-
-        dump = dumpfile.read(archive)
         tool = reader or pgtools.ToolChoice(pgtools.newest("pg_restore"), "the newest pg_restore here")
         try:
             with psycopg.connect(target.conninfo, autocommit=True) as conn:

@@ -37,7 +37,7 @@ from wizard.core.migrations import Migration
 from wizard.core.report import SessionReport, recording
 from wizard.core.restore import RestorePlan, RestoreResult
 from wizard.core.runner import RunOptions
-from wizard.core.verify import FAIL, WARN, VerifyReport
+from wizard.core.verify_report import FAIL, WARN, VerifyReport
 
 if TYPE_CHECKING:  # imported where used: each operation loads only what it needs
     from wizard.core.rehearse import Rehearsal
@@ -99,22 +99,17 @@ class RestoreOutcome:
         return not self.result.mismatched
 
 
-@dataclass
-class _Recorded:
-    report: SessionReport | None = None
-
-
 @contextmanager
 def _reported(ctx: Context, action: str, backup: str, emit: Emit) -> Iterator[SessionReport]:
     """The session report of an operation, written whatever happens; then ReportWritten."""
-    done = _Recorded()
+    started: list[SessionReport] = []  # empty when recording could not even start
     try:
         with recording(ctx.conn, ctx.target, ctx.server_version, ctx.migrations, action, backup) as record:
-            done.report = record
+            started.append(record)
             yield record
     finally:
-        if done.report is not None and done.report.path is not None:
-            emit(ReportWritten(str(done.report.path)))
+        if started and started[0].path is not None:
+            emit(ReportWritten(str(started[0].path)))
 
 
 def _verified(ctx: Context, emit: Emit) -> VerifyReport:
@@ -158,6 +153,7 @@ def migrate(ctx: Context, options: RunOptions, backup: BackupChoice, emit: Emit)
 def rollback_preview(ctx: Context) -> RollbackImpact | None:
     """What rolling back the latest migration would remove (read only); None: nothing applied."""
     from wizard.core import rollback as rolling_back
+
     migration = rolling_back.latest_applied(ctx.conn, ctx.migrations)
     return None if migration is None else rolling_back.impact(ctx.conn, migration)
 
@@ -167,6 +163,7 @@ def rollback(
 ) -> RollbackResult:
     """Undo `impact.migration` in one transaction, keeping what existed before it; verify; report."""
     from wizard.core import rollback as rolling_back
+
     note = backup or ("practice database: none needed" if ctx.target.practice else "not taken for a rollback")
     with _reported(ctx, "rollback", note, emit) as record:
         rolling_back.rollback(ctx.conn, impact.migration, options, fanout(record.record, emit))

@@ -11,6 +11,7 @@ encryption.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -87,6 +88,13 @@ def describe_tool(path: Path, name: str, bundled: bool) -> PgTool | None:
 
 
 def candidates(name: str) -> list[PgTool]:
+    """The tool on PATH (if any) and the bundled ones, each asked its version once per process
+    and PATH: a backup or a restore would otherwise run `--version` 4-6 times (~10 ms each)."""
+    return list(_candidates(name, os.environ.get("PATH", "")))
+
+
+@functools.lru_cache(maxsize=16)
+def _candidates(name: str, _path: str) -> tuple[PgTool, ...]:
     found: list[PgTool] = []
     on_path = shutil.which(name)
     if on_path:
@@ -99,7 +107,7 @@ def candidates(name: str) -> list[PgTool]:
             tool = describe_tool(bundled, name, bundled=True)
             if tool:
                 found.append(tool)
-    return found
+    return tuple(found)
 
 
 def choose(name: str, server_major: int, *, prefer_bundled: bool = False) -> ToolChoice:

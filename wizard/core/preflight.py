@@ -10,7 +10,7 @@ import psycopg
 from wizard.core import catalog, engine
 from wizard.core.connection import Target
 from wizard.core.migrations import Migration
-from wizard.core.verify import FAIL, PASS, WARN, CheckResult
+from wizard.core.verify_report import FAIL, PASS, WARN, CheckResult
 
 Conn = psycopg.Connection[Any]
 OLDEST_TESTED = 14

@@ -36,7 +36,8 @@ from wizard.core.events import Emit, Event, LockWait, MigrationApplied, Rehearsa
 from wizard.core.local_copy import WITHOUT_REHEARSAL, LocalCopy, local_major, read_archive
 from wizard.core.migrations import Migration
 from wizard.core.runner import RunOptions
-from wizard.core.verify import FAIL, VerifyReport, run_verify
+from wizard.core.verify import run_verify
+from wizard.core.verify_report import FAIL, VerifyReport
 
 __all__ = ["Rehearsal", "RehearsalFailed", "rehearse", "required_tables", "stopped"]
 
@@ -121,7 +122,8 @@ def rehearse(
     if not todo:
         return Rehearsal(ok=True, pending=())
     engine.refuse_unless_precondition(conn, todo[0])
-    archived = frozenset(read_archive(backup).tables) if backup is not None else frozenset()
+    given = read_archive(backup) if backup is not None else None  # read once: a bad file stops here
+    archived = frozenset(given.tables) if given is not None else frozenset()
     source_major = conn.info.server_version // 10000
     major = local_major(source_major)  # before any backup: a server newer than every local one stops here
     needed = required_tables(conn, todo)
@@ -136,7 +138,8 @@ def rehearse(
         else:
             emit(RehearsalStep("backup", f"Using the backup {archive}."))
         options.check_cancel()
-        reader = reader_for(read_archive(archive), major)
+        dump = given if given is not None else read_archive(archive)
+        reader = reader_for(dump, major)
         emit(RehearsalStep("server", f"Starting a throwaway PostgreSQL {major} (your server runs {source_major}) ..."))
         local = LocalCopy(major)
         # Registered first, so it is said after the copy is removed.
@@ -144,7 +147,7 @@ def rehearse(
         stack.enter_context(local)
         copy_target = local.start()
         emit(RehearsalStep("restore", f"Restoring the copy (without owners and privileges) with {reader.reason} ..."))
-        problems = local.restore(archive, copy_target, options.cancel, reader)
+        problems = local.restore(dump, copy_target, options.cancel, reader)
         for problem in problems:
             emit(problem)
         copy = stack.enter_context(connect(copy_target))

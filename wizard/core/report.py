@@ -38,7 +38,7 @@ from wizard.core.events import (
     WaitingForOtherRun,
 )
 from wizard.core.migrations import Migration
-from wizard.core.verify import VerifyReport
+from wizard.core.verify_report import VerifyReport
 
 Schema = dict[str, list[ColumnInfo]]
 

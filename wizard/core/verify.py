@@ -9,8 +9,7 @@ behind, not even the test rows of the smoke test.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -21,84 +20,20 @@ from wizard.core import catalog, ledger
 from wizard.core.doctor import diagnose_exception
 from wizard.core.expectations import CheckSpec, Expectations
 from wizard.core.migrations import Migration
+from wizard.core.verify_report import (
+    FAIL,
+    PASS,
+    WARN,
+    CheckResult,
+    MigrationState,
+    VerifyReport,
+    judge,
+    when,
+    worst,
+)
 
 Conn = psycopg.Connection[Any]
-PASS, WARN, FAIL = "pass", "warn", "fail"
-# What verify says of each migration (its checks taken together).
-APPLIED_VERIFIED, FAILED, NOT_APPLIED = "applied_verified", "failed", "not_applied"
-STATE_WORDS = {APPLIED_VERIFIED: "applied and verified", FAILED: "failed", NOT_APPLIED: "not applied"}
 VERIFY_LOCK_TIMEOUT = "5s"
-_RANK = {PASS: 0, WARN: 1, FAIL: 2}
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    id: str
-    title: str
-    status: str
-    detail: str
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    fix: tuple[str, ...] = ()  # the knowledge base's fix when the check met a database error
-    migration: str = ""  # the version whose expectations declare the check ("" for preflight's)
-
-
-@dataclass(frozen=True)
-class MigrationState:
-    """One migration as verify found it: applied_verified, failed or not_applied, and why."""
-
-    version: str
-    name: str
-    state: str
-    detail: str
-    rolled_back_at: datetime | None = None  # not applied because the wizard rolled it back then
-
-    @property
-    def label(self) -> str:
-        return f"{self.version}_{self.name}"
-
-    @property
-    def sentence(self) -> str:
-        """'<version>_<name>: not applied (rolled back by migration-wizard at <when>)'."""
-        return f"{self.label}: {STATE_WORDS[self.state]} ({self.detail})"
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"version": self.version, "name": self.name, "state": self.state}
-        if self.rolled_back_at is not None:
-            data["rolled_back_at"] = self.rolled_back_at.astimezone(UTC).isoformat(timespec="seconds")
-        return data | {"detail": self.detail}
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    checks: list[CheckResult]
-    migrations: list[MigrationState] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(c.status != FAIL for c in self.checks) and all(m.state == APPLIED_VERIFIED for m in self.migrations)
-
-    def checks_of(self, version: str) -> list[CheckResult]:
-        return [c for c in self.checks if c.migration == version]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "migrations": [m.to_json() for m in self.migrations],
-            "checks": [
-                {"id": c.id, "title": c.title, "status": c.status, "detail": c.detail, "rows": c.rows}
-                | ({"fix": list(c.fix)} if c.fix else {})
-                for c in self.checks
-            ],
-        }
-
-
-def when(moment: datetime) -> str:
-    """A ledger time for people: '2026-11-30 20:01 UTC'."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _worst(statuses: Sequence[str]) -> str:
-    return max(statuses, key=lambda s: _RANK[s], default=PASS)
 
 
 @dataclass
@@ -143,27 +78,9 @@ def _context(conn: Conn, migration: Migration, recorded: ledger.LedgerRow | None
 
 
 def _state(ctx: _Context, checks: Sequence[CheckResult]) -> MigrationState:
-    """The migration's checks taken together, in words."""
-    migration = ctx.migration
-    if ctx.recorded is None and not ctx.present:
-        if ctx.rolled_back is not None:
-            moment = ctx.rolled_back.rolled_back_at
-            detail = f"rolled back by migration-wizard at {when(moment)}"
-            return MigrationState(migration.version, migration.name, NOT_APPLIED, detail, moment)
-        detail = "none of it is here and the ledger does not record it: migrate applies it"
-        return MigrationState(migration.version, migration.name, NOT_APPLIED, detail)
-    failed = [f"“{c.title}”" for c in checks if c.status == FAIL]
-    warned = sum(c.status == WARN for c in checks)
-    if ctx.recorded is not None:
-        where = f"in the ledger since {when(ctx.recorded.applied_at)}"
-    else:
-        where = "not recorded in the ledger (run by hand?)"
-    if failed:
-        detail = f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)}; {where}"
-        return MigrationState(migration.version, migration.name, FAILED, detail)
-    warnings = f", {warned} with a warning" if warned else ""
-    detail = f"all {len(checks)} checks passed{warnings}; {where}"
-    return MigrationState(migration.version, migration.name, APPLIED_VERIFIED, detail)
+    applied_at = ctx.recorded.applied_at if ctx.recorded else None
+    rolled_back_at = ctx.rolled_back.rolled_back_at if ctx.rolled_back else None
+    return judge(ctx.migration.version, ctx.migration.name, checks, applied_at, rolled_back_at, bool(ctx.present))
 
 
 def _run_check(ctx: _Context, spec: CheckSpec) -> CheckResult:
@@ -221,7 +138,7 @@ def _columns(ctx: _Context, spec: CheckSpec) -> CheckResult:
             )
             statuses.append(FAIL)
             problems.append(f"{name} is missing")
-    status = _worst(statuses)
+    status = worst(statuses)
     detail = "; ".join(problems) if problems else f"All {len(expected)} expected columns are present."
     return CheckResult(spec.id, spec.title, status, detail, rows)
 
@@ -243,7 +160,7 @@ def _judge_column(
             verdicts.append((FAIL, "allows NULL; expected NOT NULL"))
     if not verdicts:
         return PASS, "ok"
-    return _worst([v[0] for v in verdicts]), "; ".join(v[1] for v in verdicts)
+    return worst([v[0] for v in verdicts]), "; ".join(v[1] for v in verdicts)
 
 
 def _table_exists(ctx: _Context, spec: CheckSpec) -> CheckResult:
@@ -285,7 +202,7 @@ def _foreign_keys(ctx: _Context, spec: CheckSpec) -> CheckResult:
             row.update(on_delete=match.on_delete, status=PASS)
         rows.append(row)
         statuses.append(row["status"])
-    status = _worst(statuses)
+    status = worst(statuses)
     detail = "; ".join(problems) if problems else "Foreign key present and enforced."
     return CheckResult(spec.id, spec.title, status, detail, rows)
 
@@ -313,7 +230,7 @@ def _indexes(ctx: _Context, spec: CheckSpec) -> CheckResult:
         if row["status"] != PASS:
             problems.append(f"{want.name} {row['note']}")
         rows.append(row)
-    status = _worst([r["status"] for r in rows])
+    status = worst([r["status"] for r in rows])
     detail = "; ".join(problems) if problems else f"All {len(wanted)} indexes exist."
     return CheckResult(spec.id, spec.title, status, detail, rows)
 
@@ -431,7 +348,7 @@ def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
         rows.append({"step": step, "result": FAIL, "detail": _first_line(exc)})
         statuses.append(FAIL)
     rows.append({"step": "roll back every test row", "result": PASS, "detail": "nothing is left behind"})
-    status = _worst(statuses)
+    status = worst(statuses)
     detail = {
         PASS: "Test insert worked and the foreign key refused a bad reference; all rolled back.",
         WARN: "Could not create a test parent row (see rows); the foreign key test still ran.",

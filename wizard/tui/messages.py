@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from wizard.core.events import Event
-from wizard.core.verify import CheckResult, VerifyReport
+from wizard.core.verify_report import CheckResult, VerifyReport
 from wizard.tui.problems import Problem
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from wizard.core.connection import Target
     from wizard.core.events import Event
     from wizard.core.migrations import Migration
-    from wizard.core.verify import CheckResult, VerifyReport
+    from wizard.core.verify_report import CheckResult, VerifyReport
     from wizard.tui.problems import Problem
 
 

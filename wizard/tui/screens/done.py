@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Static
 
-from wizard.core.verify import FAIL, NOT_APPLIED, PASS, WARN, VerifyReport
+from wizard.core.verify_report import FAIL, NOT_APPLIED, PASS, WARN, VerifyReport
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.state import FlowState
 from wizard.tui.widgets.steps import StepIndicator

@@ -139,7 +139,7 @@ class MigrateScreen(FlowScreen):
             bar.update(progress=event.index)
         elif isinstance(event, ev.MigrationApplied):
             self.applied_now.append(event.version)
-        self.query_one("#log", EventLog).show(event)
+        self.query_one("#log", EventLog).show(event, self.redact)
 
     def _tick(self) -> None:
         seconds = self.state.clock() - self.started

@@ -12,7 +12,7 @@ from textual.widgets import Button, Footer, LoadingIndicator, Static
 
 from wizard.core.engine import APPLIED
 from wizard.core.preflight import run_preflight
-from wizard.core.verify import FAIL, PASS, WARN, CheckResult
+from wizard.core.verify_report import FAIL, PASS, WARN, CheckResult
 from wizard.tui.messages import PreflightFinished, WorkFailed
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.checks import CheckTable, badge

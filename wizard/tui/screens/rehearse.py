@@ -169,7 +169,7 @@ class RehearseScreen(FlowScreen):
         self.post_message(EngineEvent(event))
 
     def on_engine_event(self, message: EngineEvent) -> None:
-        self.query_one("#log", EventLog).show(message.event)
+        self.query_one("#log", EventLog).show(message.event, self.redact)
 
     def on_rehearsal_finished(self, message: RehearsalFinished) -> None:
         self.phase = FINISHED

@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Input, LoadingIndicator, OptionList,
 from wizard.core import event_lines, operations, paths
 from wizard.core import events as ev
 from wizard.core.restore import RestorePlan
-from wizard.core.verify import FAIL, PASS
+from wizard.core.verify_report import FAIL, PASS
 from wizard.tui import workers
 from wizard.tui.messages import RestoreFailed, RestoreFinished, RestorePlanned, RestoreStatus, WorkFailed
 from wizard.tui.screens.base import FlowScreen
@@ -274,7 +274,7 @@ class RestoreScreen(FlowScreen):
         self.post_message(RestoreFinished(outcome.result, outcome.verify, verify_problem, outcome.report))
 
     def on_restore_status(self, message: RestoreStatus) -> None:
-        self.query_one("#status", Static).update(escape(message.text))
+        self.query_one("#status", Static).update(escape(self.redact(message.text)))
 
     def _stopped(self, *, restored: bool) -> None:
         self.running, self.finished = False, restored

@@ -180,7 +180,7 @@ class RollbackScreen(FlowScreen):
         workers.interrupt(self.state)
 
     def on_engine_event(self, message: EngineEvent) -> None:
-        self.query_one("#log", EventLog).show(message.event)
+        self.query_one("#log", EventLog).show(message.event, self.redact)
 
     def on_rollback_done(self, message: RollbackDone) -> None:
         self.running = False

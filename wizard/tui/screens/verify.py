@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, LoadingIndicator, Static
 
-from wizard.core.verify import (
+from wizard.core.verify_report import (
     APPLIED_VERIFIED,
     FAIL,
     FAILED,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.widgets import DataTable
 
-from wizard.core.verify import FAIL, PASS, WARN, CheckResult
+from wizard.core.verify_report import FAIL, PASS, WARN, CheckResult
 
 BADGES = {PASS: ("PASS", "bold green"), WARN: ("WARN", "bold yellow"), FAIL: ("FAIL", "bold red")}
 

@@ -3,6 +3,9 @@ the same lines the headless commands print (core/event_lines.py), coloured by th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from rich.markup import escape
 from textual.widgets import RichLog
 
@@ -34,8 +37,11 @@ class EventLog(RichLog):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=True, wrap=True, min_width=40)
 
-    def show(self, event: Event) -> None:
+    def show(self, event: Event, redact: Callable[[str], str]) -> None:
+        """Add the event's lines; `redact` masks the password in what came from outside (a
+        server's NOTICE, another session's query, a tool's output)."""
         if isinstance(event, ReportWritten):
             return  # each screen says where the report is in its outcome, once
         for line in event_lines.lines(event, self.scrollable_content_region.width or 80):
-            self.write(markup(line), expand=True)  # expand: wrap at the log's width, not the console's 80
+            # expand: wrap at the log's width, not the console's 80
+            self.write(markup(replace(line, text=redact(line.text))), expand=True)
