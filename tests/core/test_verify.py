@@ -359,10 +359,14 @@ def test_a_migration_file_changed_after_it_was_applied_warns_of_checksum_drift(
     assert changed[1].checksum != MIGRATIONS[1].checksum
     report = _verify(db, changed)
     ledger_check = _checks(report)["ledger"]
-    assert ledger_check.status == "warn"
+    assert ledger_check.status == "fail"
     assert "checksum drift" in ledger_check.detail
     assert ledger_check.rows[0]["checksum_matches"] is False
-    assert report.ok
+    # A changed file fails verify (CI notices), and the migration is said to be modified.
+    assert not report.ok
+    (state,) = report.migrations
+    assert state.state == "modified"
+    assert "not the one applied" in state.detail
 
 
 def test_a_database_migrated_by_hand_warns_that_002_is_not_recorded(db: TestDatabase) -> None:

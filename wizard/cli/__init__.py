@@ -8,18 +8,20 @@ usage error exit inside the parser, without psycopg and the output module (~250 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from wizard.cli.parser import build_parser
+from wizard.cli.parser import UsageError, build_parser
 from wizard.core.errors import (
     BackupFailed,
     Cancelled,
     ConnectError,
+    FailedAfterCommit,
     InputError,
     MigrationFailed,
     PracticeError,
@@ -29,8 +31,9 @@ from wizard.core.errors import (
     WizardError,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INPUT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INPUT, EXIT_AFTER_COMMIT = 0, 1, 2, 3, 4
 _EXIT_CODES: tuple[tuple[type[WizardError], int], ...] = (
+    (FailedAfterCommit, EXIT_AFTER_COMMIT),
     (InputError, EXIT_INPUT),
     (ConnectError, EXIT_INPUT),
     (PracticeError, EXIT_INPUT),
@@ -112,8 +115,52 @@ def _wants_screens(args: argparse.Namespace) -> bool:
     return args.command == "verify" and not (args.json or args.plain)
 
 
+EXIT_INTERRUPTED = 128 + 2  # Ctrl+C; another signal's is 128 + its number: SIGTERM 143, SIGHUP 129
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM (docker stop, systemd, CI) and SIGHUP (a closed terminal) stop a headless command
+    the way Ctrl+C does: an Interrupted (a KeyboardInterrupt) is raised in the main thread, so
+    psycopg cancels the running query on the server, releasing its locks at once, and the
+    `finally` blocks stop pg_dump or pg_restore, remove a partial backup and write the report.
+    Without this, SIGTERM ended the process while its statement kept running on the server.
+
+    A second signal while that clean-up runs is ignored: raised again, it would cut the clean-up
+    short and end in a traceback. The handlers stay until the process exits after an interrupt."""
+    import signal
+    import threading
+
+    from wizard.core.errors import Interrupted
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    interrupted = False
+
+    def interrupt(signum: int, _frame: object) -> None:
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise Interrupted(signum)
+
+    # SIGHUP does not exist on Windows.
+    numbers = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    saved = {number: signal.signal(number, interrupt) for number in numbers}
+    try:
+        yield
+    finally:
+        if not interrupted:  # a command run in-process (the tests) leaves the process as it found it
+            for number, previous in saved.items():
+                signal.signal(number, previous if previous is not None else signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(words)
+    except UsageError as usage:
+        return _usage_error(usage, words)
     # Imported once the arguments are understood (see the top of this module).
     import psycopg
 
@@ -124,13 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _command(args.command)
     if args.command in JSON_LINES_COMMANDS:
         Stream(printer, json_lines=bool(getattr(args, "json", False)))
+    else:
+        printer.json_document = bool(getattr(args, "json", False))
     try:
         if _wants_screens(args):
             # Imported here: the headless commands never load textual.
             from wizard.tui.run import run_tui
 
             return run_tui(args, verify_only=args.command == "verify")
-        return command(args, printer)
+        with _signals_interrupt():
+            return command(args, printer)
     except WizardError as error:
         report_error(printer, error)
         code = next((code for kind, code in _EXIT_CODES if isinstance(error, kind)), EXIT_FAILED)
@@ -143,14 +193,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (psycopg.Error, OSError) as error:  # a connection lost mid-command, a file not writable ...
         report_error(printer, error)
         return _failed(printer, error, EXIT_FAILED)
-    except KeyboardInterrupt:
-        printer.err("Interrupted: an unfinished transaction is rolled back by the server; nothing was committed.")
-        return _failed(printer, KeyboardInterrupt("interrupted"), EXIT_FAILED)
+    except KeyboardInterrupt as interrupt:
+        # What ran was stopped on its way out (see _signals_interrupt); whether an earlier step
+        # (a first migration) committed is not known here, so it is not claimed either way.
+        how = getattr(interrupt, "signal_name", "Ctrl+C (SIGINT)")
+        stopped = Cancelled(
+            f"Interrupted by {how}: what was running was stopped and the open transaction was rolled back;"
+            " steps that finished before it stay done.",
+            fix=(
+                "`migration-wizard status` shows which migrations are applied; the session report, what this run did.",
+                "Run the command again when you are ready.",
+            ),
+        )
+        report_error(printer, stopped)
+        return _failed(printer, stopped, getattr(interrupt, "exit_code", EXIT_INTERRUPTED))
     except Exception as error:  # a bug: say so plainly, never a raw traceback unless asked
         if args.debug:
             traceback.print_exc()
         printer.err(f"Unexpected error ({type(error).__name__}): {error}. Run again with --debug for details.")
         return _failed(printer, error, EXIT_FAILED)
+
+
+def _usage_error(usage: UsageError, words: list[str]) -> int:
+    """What argparse prints for a command line it cannot read; with --json, also one JSON object
+    on stdout (a result line for the JSON-lines commands), like every other failure."""
+    from wizard.core.connection import redact  # argparse quotes what it could not read: a URL, say
+
+    message = redact(usage.message)
+    usage.parser.print_usage(sys.stderr)
+    sys.stderr.write(f"{usage.parser.prog}: error: {message}\n")
+    if "--json" in words:
+        import json
+
+        from wizard.cli.stream import JSON_LINES_COMMANDS
+
+        problem = {"message": f"usage error: {message}", "cause": None, "fix": [f"See {usage.parser.prog} --help."]}
+        line: dict[str, object] = {"ok": False, "exit": EXIT_REFUSED, "error": problem}
+        if any(word in JSON_LINES_COMMANDS for word in words):
+            line = {"event": "result", "ok": False, "exit": EXIT_REFUSED, "report": None, "error": problem}
+        sys.stdout.write(json.dumps(line) + "\n")
+    return EXIT_REFUSED
 
 
 def _failed(printer: Printer, error: BaseException, code: int) -> int:
@@ -159,13 +241,26 @@ def _failed(printer: Printer, error: BaseException, code: int) -> int:
     from wizard.core.doctor import explain  # see main()
 
     stream = printer.stream
-    if isinstance(stream, Stream) and stream.json_lines and not stream.result_written:
-        found = explain(error)
-        message = error.message if isinstance(error, WizardError) else (str(error).strip().splitlines() or [""])[0]
-        problem = {"message": message, "cause": found.cause if found.matched else None, "fix": list(found.fix)}
-        if found.id:
-            problem["rule"] = found.id
+    lines = isinstance(stream, Stream) and stream.json_lines
+    if not (lines or printer.json_document) or (lines and stream.result_written):
+        return code
+    found = explain(error)
+    message = error.message if isinstance(error, WizardError) else (str(error).strip().splitlines() or [""])[0]
+    problem: dict[str, object] = {
+        "message": message,
+        "cause": found.cause if found.matched else None,
+        "fix": list(found.fix),
+    }
+    if found.id:
+        problem["rule"] = found.id
+    if isinstance(error, FailedAfterCommit):
+        problem |= {"committed": error.committed, "step": error.step}
+    if lines:
         stream.result(False, code, error=problem)
+    else:  # status, verify, doctor, profile list: one JSON document, on failure too
+        import json
+
+        printer.out(json.dumps({"ok": False, "exit": code, "error": problem}, indent=2))
     return code
 
 

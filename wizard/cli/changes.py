@@ -58,10 +58,21 @@ def _migrate(session: Session, args: argparse.Namespace, stream: Stream) -> int:
     else:
         choice = operations.BackupChoice()
     result = operations.migrate(ctx, run_options(args), choice, stream)
-    code = 0 if result.ok else 1
     if not stream.json_lines and result.verify is not None:
         print_verify(session.printer, result.verify)
-    return stream.result(result.ok, code, applied=result.applied, backup=result.backup, verify=_json(result.verify))
+    fields: dict[str, object] = {"applied": result.applied, "backup": result.backup, "verify": _json(result.verify)}
+    if result.ok:
+        return stream.result(True, 0, **fields)
+    if not result.applied:  # nothing was pending, and what is there fails its checks
+        return stream.result(False, 1, **fields)
+    # Applied and committed, but the checks fail: not "as before" (exit 1), so exit 4.
+    committed = f"applied {', '.join(result.applied)}"
+    message = f"{committed[:1].upper()}{committed[1:]} (committed), but verification failed."
+    fix = "What was committed stays in place: read the failed checks above, then fix forward or roll back."
+    session.printer.err(f"Error: {message}")
+    session.printer.err(f"  What to do: {fix}")
+    problem = {"message": message, "cause": None, "fix": [fix], "committed": committed, "step": "verification"}
+    return stream.result(False, 4, error=problem, **fields)
 
 
 def _json(report: VerifyReport | None) -> object:
@@ -103,6 +114,8 @@ def _rollback(session: Session, args: argparse.Namespace, stream: Stream) -> int
             f"Note: {migration.label} is not recorded in the ledger (run by hand?), so the wizard cannot tell"
             " which objects existed before it: everything it defines will be removed."
         )
+    if found.modified:
+        say(f"Warning: {found.modified_note}")
     if found.blocked:
         names = "; ".join(f"{d.description} uses {d.depends_on}" for d in found.blocked)
         raise RefusedError(

@@ -40,7 +40,7 @@ def cmd_status(args: argparse.Namespace, printer: Printer) -> int:
                 indent=2,
             )
         )
-        return 0
+        return _status_code(states)
     printer.out(f"Server: PostgreSQL {session.server_version}")
     width = max(len(s.migration.label) for s in states)
     for s in states:
@@ -55,7 +55,12 @@ def cmd_status(args: argparse.Namespace, printer: Printer) -> int:
         printer.out(f"{len(todo)} pending: `migration-wizard plan` shows what would run, `migrate` applies it.")
     else:
         printer.out("Up to date: nothing to apply.")
-    return 0
+    return _status_code(states)
+
+
+def _status_code(states: Sequence[engine.MigrationStatus]) -> int:
+    """1 when a migration file changed after it was applied (CI must notice), else 0."""
+    return 1 if any(s.state == engine.MODIFIED for s in states) else 0
 
 
 def cmd_plan(args: argparse.Namespace, printer: Printer) -> int:

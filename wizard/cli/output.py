@@ -26,6 +26,9 @@ class Printer:
         self.ok_mark = "✓" if _supports_unicode(self.stdout) else "ok"
         self.fail_mark = "✗" if _supports_unicode(self.stdout) else "FAILED"
         self.stream: Any = None  # the changing commands' Stream (stream.py), once there is one
+        # A command whose --json prints one JSON document (status, verify, doctor, profile list):
+        # on failure it prints {"ok": false, "exit": N, "error": {...}} instead.
+        self.json_document = False
 
     def out(self, text: str = "", *, end: str = "\n") -> None:
         self.stdout.write(redact(text, self.secrets) + end)

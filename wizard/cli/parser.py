@@ -9,12 +9,33 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NoReturn
 
 from wizard import __version__
 from wizard.core.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_WAIT
 
 DESCRIPTION = "A guided, safe PostgreSQL schema migration: check, back up, review, migrate, verify, roll back."
-EPILOG = "Exit status: 0 done, 1 a check or migration failed, 2 refused or usage error, 3 cannot connect or bad input."
+EPILOG = (
+    "Exit status: 0 done, 1 a check or migration failed (the database is as before), 2 refused or usage error,"
+    " 3 cannot connect or bad input, 4 changed but a later step failed,"
+    " 129/130/143 interrupted (SIGHUP/Ctrl+C/SIGTERM)."
+)
+
+
+class UsageError(Exception):
+    """A command line argparse cannot read: main() prints it (and, with --json, a JSON object too)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error is raised rather than printed and exited on."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
 
 
 def _positive(text: str, kind: type[int] | type[float]) -> float:
@@ -96,7 +117,7 @@ ALLOW_POOLER = "go ahead through a Neon -pooler host (by default refused: schema
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="migration-wizard", description=DESCRIPTION, epilog=EPILOG)
+    parser = Parser(prog="migration-wizard", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"migration-wizard {__version__}")
     _target_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

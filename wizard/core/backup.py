@@ -3,7 +3,11 @@
 Verified means: pg_dump exited 0, the file is complete (pg_restore --list reads a custom
 archive; a plain dump ends with pg_dump's completion line), and every table of the
 database (or the one asked for) is in it (dumpfile.py reads it without loading it).
-A failed or cancelled backup leaves no file.
+
+pg_dump writes under a hidden temporary name (`.NAME.partial`), renamed to NAME only once the
+file is verified: a wizard killed outright (SIGKILL, a power cut) leaves no cut-off file under a
+backup's name, and a custom archive cut off mid-table still passes `pg_restore --list`. A failed,
+cancelled or interrupted backup removes its temporary file and stops its pg_dump.
 """
 
 from __future__ import annotations
@@ -111,27 +115,47 @@ def run_backup(
     database_bytes = int(size_row[0]) if size_row else 0
     choice = pgtools.choose("pg_dump", server_major, prefer_bundled=prefer_bundled)
     path = _output(target, fmt, output).resolve()
+    partial = dumpfile.partial_path(path)
     args = [
         str(choice.tool.path),
         "--verbose",
         f"--format={'custom' if fmt == 'custom' else 'plain'}",
         "--file",
-        str(path),
+        str(partial),
     ]
     if table:
         args += ["--table", expected[0]]
+    _remove_leftovers(path.parent)
     emit(BackupStarted(str(path), f"pg_dump {choice.tool.version}", choice.reason, len(expected)))
     # Created private before pg_dump writes into it (it keeps the mode when it truncates).
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)
     try:
         with pgtools.connection_env(target, choice) as env:
-            _run(args, env, path, len(expected), emit, cancel or threading.Event())
-        _verify(path, expected)
+            _run(args, env, partial, len(expected), emit, cancel or threading.Event())
+        _verify(partial, expected)
+        os.replace(partial, path)
     except BaseException:
-        path.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
     return BackupResult(path, path.stat().st_size, fmt, tuple(expected), choice.tool, choice.reason, database_bytes)
+
+
+LEFTOVER_AGE = 24 * 3600.0  # seconds
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete the temporary files of backups killed outright (SIGKILL, a power cut) over a day
+    ago: only the wizard's own (`.NAME.dump.partial`, `.NAME.sql.partial`), and never a running
+    backup's, which is younger: pg_dump writes into it as it goes."""
+    now = time.time()
+    for leftover in folder.glob(".*" + dumpfile.PARTIAL):
+        try:
+            ours = leftover.name.endswith(tuple(suffix + dumpfile.PARTIAL for suffix in dumpfile.SUFFIXES))
+            if ours and now - leftover.stat().st_mtime > LEFTOVER_AGE:
+                leftover.unlink()
+        except OSError:  # gone already, or not ours to delete: it stays hidden and is never offered
+            continue
 
 
 def _run(
@@ -143,14 +167,17 @@ def _run(
     done = 0
     pgtools.stop_on_cancel(process, cancel)
     assert process.stderr is not None
-    for raw in process.stderr:
-        line = raw.rstrip()
-        lines.append(line)
-        if _DUMPING.search(line):
-            done += 1
-        size = path.stat().st_size if path.exists() else 0
-        emit(BackupProgress(line, done, total, size, time.monotonic() - started))
-    code = process.wait()
+    # Interrupted (Ctrl+C, SIGTERM, SIGHUP) or failed here, pg_dump is stopped before its file is
+    # removed: SIGTERM reaches the wizard only, and pg_dump would go on writing a file no one keeps.
+    with pgtools.stopped_on_exit(process):
+        for raw in process.stderr:
+            line = raw.rstrip()
+            lines.append(line)
+            if _DUMPING.search(line):
+                done += 1
+            size = path.stat().st_size if path.exists() else 0
+            emit(BackupProgress(line, done, total, size, time.monotonic() - started))
+        code = process.wait()
     if cancel.is_set():
         raise Cancelled("Backup cancelled: the partial file was deleted.")
     if code != 0:
@@ -167,7 +194,7 @@ def _run(
 
 def _verify(path: Path, expected: list[str]) -> None:
     try:
-        dump = dumpfile.read(path)
+        dump = dumpfile.read(path, writing=True)
     except WizardError as error:
         raise BackupFailed(f"The backup file is not complete: {error}", fix=(AGAIN,)) from None
     if not dump.complete:

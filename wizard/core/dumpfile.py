@@ -39,6 +39,20 @@ _LIST_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (.+) \S+$", re.MULTILINE)
 _LIST_SCHEMA = re.compile(r"^\d+; \d+ \d+ SCHEMA - (.+) \S+$", re.MULTILINE)
 
 
+SUFFIXES = (".dump", ".sql")  # the wizard's backups: a custom archive, a plain SQL dump
+PARTIAL = ".partial"  # a backup being written, or left by a run that was killed
+
+
+def partial_path(path: Path) -> Path:
+    """Where pg_dump writes the backup that becomes `path` once verified: hidden, and not named
+    like a backup, so nothing offers it for a restore."""
+    return path.with_name(f".{path.name}{PARTIAL}")
+
+
+def is_partial(path: Path) -> bool:
+    return path.name.endswith(PARTIAL)
+
+
 class DumpUnreadable(WizardError):
     title = "Backup file unreadable"
 
@@ -63,8 +77,17 @@ class DumpFile:
         return int(self.dumped_by.split(".")[0]) if self.dumped_by else None
 
 
-def read(path: Path) -> DumpFile:
-    """The file's contents, or InputError when it is missing or not made by pg_dump."""
+def read(path: Path, *, writing: bool = False) -> DumpFile:
+    """The file's contents, or InputError when it is missing, not made by pg_dump, or an
+    unfinished backup (`writing`: the backup's own check of the file it is writing)."""
+    if is_partial(path) and not writing:
+        raise InputError(
+            f"{path.name} is an unfinished backup left by an interrupted run; it cannot be restored.",
+            fix=(
+                f"Choose a finished backup (its name ends in {' or '.join(SUFFIXES)}), or take a new one"
+                " with `migration-wizard backup`; this file can be deleted.",
+            ),
+        )
     if not path.is_file():
         raise InputError(
             f"There is no backup file at {path}.",

@@ -122,9 +122,13 @@ def apply_one(
 
     exp = migration.expectations
     preexisting: tuple[str, ...] = ()
+    # Baselines recorded in the migration's transaction: announced only once it has committed
+    # (a failed or cancelled run rolls them back with everything else, so it must not claim them).
+    baselines: list[Migration] = []
 
     def prepare(c: Conn) -> Sequence[Statement] | None:
         nonlocal preexisting
+        baselines.clear()  # a retry after a lock timeout starts a new transaction
         rows = ledger.read(c)
         row = rows.get(migration.version)
         if row is not None:
@@ -138,7 +142,7 @@ def apply_one(
         for base in migrations:
             if base.baseline and base.version < migration.version and base.version not in rows:
                 ledger.record(c, version=base.version, name=base.name, kind="baseline", checksum=base.checksum)
-                emit(BaselineRecorded(base.version, base.name))
+                baselines.append(base)
         return migration.statements
 
     def finish(c: Conn, duration: float) -> None:
@@ -156,5 +160,7 @@ def apply_one(
     duration = runner.run(conn, plan, options, emit)
     if duration is None:
         return False
+    for base in baselines:
+        emit(BaselineRecorded(base.version, base.name))
     emit(MigrationApplied(migration.version, migration.name, duration, preexisting))
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -119,3 +120,51 @@ class RehearsalFailed(WizardError):
     ) -> None:
         super().__init__(message, fix=fix, detail=detail, diagnosis=diagnosis)
         self.warnings = warnings
+
+
+class FailedAfterCommit(WizardError):
+    """Something was committed (applied, rolled back, restored), then a later step failed:
+    the database is NOT as before. `committed` says what is in place, `step` what failed."""
+
+    title = "Changed, then a later step failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        committed: str,
+        step: str,
+        fix: tuple[str, ...] = (),
+        detail: str = "",
+        diagnosis: Diagnosis | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix, detail=detail, diagnosis=diagnosis)
+        self.committed = committed
+        self.step = step
+
+
+class ReportNotWritten(WizardError):
+    """The session report could not be written (a full disk, a folder that is not writable)."""
+
+    title = "Report not written"
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal stopped a headless command: SIGTERM (docker stop, systemd, CI), SIGHUP (a closed
+    terminal) or SIGINT. A KeyboardInterrupt, so it takes Ctrl+C's path: psycopg cancels the running
+    query on the server (its locks are released at once), `finally` blocks stop child processes
+    and remove partial files, the session report is written."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        self.signal_name = "Ctrl+C (SIGINT)" if name == "SIGINT" else name
+        super().__init__(f"interrupted by {self.signal_name}")
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process that a signal ended: 130, 143, 129."""
+        return 128 + self.signum

@@ -52,6 +52,7 @@ class Migration:
     @cached_property
     def _up(self) -> tuple[tuple[Statement, ...], int]:
         statements, dropped = split_sql(self.sql, self.path.name)
+        _refuse_empty(statements, self.path)
         return tuple(statements), dropped
 
     @property
@@ -68,7 +69,9 @@ class Migration:
     def down_statements(self) -> tuple[Statement, ...]:
         if self.down_path is None:
             return ()
-        return tuple(split_sql(self.down_sql, self.down_path.name)[0])
+        statements = split_sql(self.down_sql, self.down_path.name)[0]
+        _refuse_empty(statements, self.down_path)
+        return tuple(statements)
 
     def split(self) -> Migration:
         """Split both files now rather than on first use: a syntax error is raised here."""
@@ -124,6 +127,19 @@ def split_sql(text: str, source: str = "SQL") -> tuple[list[Statement], int]:
         line = text.count("\n", 0, piece.start) + 1
         statements.append(Statement(len(statements) + 1, sql, line, node))
     return statements, dropped
+
+
+def _refuse_empty(statements: list[Statement], path: Path) -> None:
+    """A file with no statement (empty, only comments, only BEGIN/COMMIT) would be recorded as
+    applied (or rolled back) having done nothing: most likely the wrong file, or one not saved."""
+    if not statements:
+        raise InputError(
+            f"{path} holds no SQL statement (it is empty or only comments), so it is refused: nothing was run.",
+            fix=(
+                "Write the migration's SQL into the file and save it, or remove the file"
+                " (without --migrations-dir the wizard uses the migrations it ships).",
+            ),
+        )
 
 
 def _read(path: Path) -> str:

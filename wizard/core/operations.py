@@ -23,9 +23,13 @@ from wizard.core import engine, verify
 from wizard.core import restore as restoring
 from wizard.core.backup import BackupResult, run_backup
 from wizard.core.connection import Target
+from wizard.core.errors import FailedAfterCommit, ReportNotWritten, WizardError
 from wizard.core.events import (
     BackupVerified,
     Emit,
+    Event,
+    MigrationApplied,
+    MigrationRolledBack,
     ReportWritten,
     RestoreStarted,
     SettingLeftOut,
@@ -112,6 +116,48 @@ def _reported(ctx: Context, action: str, backup: str, emit: Emit) -> Iterator[Se
             emit(ReportWritten(str(started[0].path)))
 
 
+class _Committed:
+    """What an operation has committed so far, and the step it is on: a failure after a commit
+    must not read as "nothing changed" (FailedAfterCommit, exit status 4)."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+        self.step = ""
+
+    def add(self, what: str) -> None:
+        self.done.append(what)
+
+    def failure(self, error: BaseException) -> FailedAfterCommit:
+        step = "writing the session report" if isinstance(error, ReportNotWritten) else self.step
+        if isinstance(error, WizardError):
+            message, fix, detail = error.message, error.fix, error.detail
+        else:
+            lines = str(error).strip().splitlines() or [type(error).__name__]
+            message, fix, detail = lines[0], (), "\n".join(lines[1:])
+        committed = "; ".join(self.done)
+        keep = (
+            f"What was committed stays in place ({committed}): run `migration-wizard verify` to check the"
+            " database as it is now, and `status` to see what the ledger records.",
+        )
+        return FailedAfterCommit(
+            f"{committed[:1].upper()}{committed[1:]} (committed), but {step} failed: {message.rstrip('.')}.",
+            committed=committed,
+            step=step,
+            fix=(*fix, *keep),
+            detail=detail,
+        )
+
+
+@contextmanager
+def _after_commit(committed: _Committed) -> Iterator[None]:
+    try:
+        yield
+    except (WizardError, psycopg.Error, OSError) as error:
+        if committed.done:
+            raise committed.failure(error) from error
+        raise
+
+
 def _verified(ctx: Context, emit: Emit) -> VerifyReport:
     report = verify.run_verify(ctx.conn, ctx.migrations)
     checks = report.checks
@@ -139,10 +185,19 @@ def migrate(ctx: Context, options: RunOptions, backup: BackupChoice, emit: Emit)
     note = backup.note
     if backup.take:
         note = str(take_backup(ctx, backup, emit, options.cancel).path)
-    with _reported(ctx, "migrate", note, emit) as record:
-        both = fanout(record.record, emit)
+    committed = _Committed()
+
+    def track(event: Event) -> None:
+        if isinstance(event, MigrationApplied):
+            committed.add(f"applied {event.version}_{event.name}")
+            committed.step = "the next migration"
+
+    committed.step = "the migration"
+    with _after_commit(committed), _reported(ctx, "migrate", note, emit) as record:
+        both = fanout(record.record, emit, track)
         applied = engine.apply_pending(ctx.conn, ctx.migrations, options, both)
         record.outcome = f"applied {', '.join(applied)}" if applied else "nothing was pending"
+        committed.step = "verification"
         record.verify = _verified(ctx, emit)
     return MigrateResult(applied, record.verify, note, record.path, time.monotonic() - started)
 
@@ -165,9 +220,16 @@ def rollback(
     from wizard.core import rollback as rolling_back
 
     note = backup or ("practice database: none needed" if ctx.target.practice else "not taken for a rollback")
-    with _reported(ctx, "rollback", note, emit) as record:
-        rolling_back.rollback(ctx.conn, impact.migration, options, fanout(record.record, emit))
+    committed = _Committed()
+
+    def track(event: Event) -> None:
+        if isinstance(event, MigrationRolledBack):
+            committed.add(f"rolled back {event.version}_{event.name}")
+
+    with _after_commit(committed), _reported(ctx, "rollback", note, emit) as record:
+        rolling_back.rollback(ctx.conn, impact.migration, options, fanout(record.record, emit, track))
         record.outcome = f"rolled back {impact.migration.label}"
+        committed.step = "verification"
         record.verify = _verified(ctx, emit)
     return RollbackResult(impact.migration.label, record.verify, record.path)
 
@@ -213,10 +275,13 @@ def restore_preview(ctx: Context, path: Path) -> RestorePlan:
 def restore(ctx: Context, plan: RestorePlan, emit: Emit, cancel: threading.Event | None = None) -> RestoreOutcome:
     """Put the database back to exactly the backup, in one transaction; then verify, for information."""
     path = str(plan.backup.path)
-    with _reported(ctx, "restore", path, emit) as record:
+    committed = _Committed()
+    with _after_commit(committed), _reported(ctx, "restore", path, emit) as record:
         both = fanout(record.record, emit)
         both(RestoreStarted(path, len(plan.backup.tables), len(plan.drops), plan.how))
         result = restoring.run_restore(ctx.conn, plan, cancel)
+        committed.add(f"restored the database from {path}")
+        committed.step = "checking the restored tables"
         for name in result.left_out:
             both(SettingLeftOut(name, result.server_major))
         for statement in result.options_left_out:

@@ -150,6 +150,23 @@ def stop_on_cancel(process: subprocess.Popen[str], cancel: threading.Event) -> N
     threading.Thread(target=watch, daemon=True).start()
 
 
+@contextmanager
+def stopped_on_exit(process: subprocess.Popen[str]) -> Iterator[None]:
+    """The tool is stopped if the block ends while it still runs (a failure, Ctrl+C, SIGTERM):
+    SIGTERM reaches the wizard alone, not its process group, and a pg_dump left running would
+    keep its connection and its locks and go on writing a file."""
+    try:
+        yield
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def newest(name: str) -> PgTool:
     tools = candidates(name)
     if not tools:

@@ -25,7 +25,7 @@ from wizard.core import catalog, event_lines, paths
 from wizard.core.catalog import ColumnInfo
 from wizard.core.connection import Target
 from wizard.core.doctor import Diagnosis, explain
-from wizard.core.errors import WizardError
+from wizard.core.errors import ReportNotWritten, WizardError
 from wizard.core.events import (
     AlreadyApplied,
     BaselineRecorded,
@@ -189,15 +189,14 @@ def recording(
     """Record a migrate or rollback whatever happens; the report's path is in `.path` afterwards."""
     record = SessionReport(action, target, server_version, backup=backup)
     record.before = schema_of(conn, migrations)
+    failure: BaseException | None = None
     try:
         yield record
-    except Exception as error:
-        if isinstance(error, WizardError):
-            nothing = getattr(error, "nothing_changed", True)
-            record.outcome = f"failed: {error.message}" + ("; nothing was changed" if nothing else "")
-        else:
-            record.outcome = f"failed: {str(error).strip().splitlines()[0] if str(error).strip() else error!r}"
-        record.problem = explain(error)
+    except BaseException as error:
+        failure = error
+        record.outcome = _failed_outcome(error)
+        if isinstance(error, Exception):
+            record.problem = explain(error)
         raise
     finally:
         # Never let the record hide what happened: a late cancel request or a dropped link
@@ -205,4 +204,35 @@ def recording(
         if not conn.closed:
             with contextlib.suppress(psycopg.Error):
                 record.after = schema_of(conn, migrations)
-        record.path = record.write()
+        try:
+            record.path = record.write()
+        except OSError as error:
+            problem = _not_written(error)
+            if failure is None:
+                raise problem from None
+            # The operation's own failure is what the user must see; the report's is added to it.
+            if isinstance(failure, WizardError):
+                failure.detail = "\n".join(filter(None, (failure.detail, problem.message)))
+
+
+def _failed_outcome(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        how = getattr(error, "signal_name", "") or "Ctrl+C"
+        return f"interrupted ({how}): the open transaction was rolled back by the server"
+    if isinstance(error, WizardError):
+        nothing = getattr(error, "nothing_changed", True)
+        return f"failed: {error.message}" + ("; nothing was changed" if nothing else "")
+    text = str(error).strip()
+    return f"failed: {text.splitlines()[0] if text else repr(error)}"
+
+
+def _not_written(error: OSError) -> ReportNotWritten:
+    where = error.filename or "the reports folder"
+    reason = error.strerror or str(error)
+    return ReportNotWritten(
+        f"The session report could not be written to {where}: {reason}.",
+        fix=(
+            "Free some space (or fix the folder's permissions) where the wizard keeps its reports:"
+            " the user data directory's migration-wizard/reports folder, or set XDG_DATA_HOME elsewhere.",
+        ),
+    )

@@ -22,7 +22,7 @@ from psycopg import sql
 from wizard.core import catalog, dumpfile, ledger, pgtools
 from wizard.core.doctor import diagnose
 from wizard.core.dumpfile import DumpFile
-from wizard.core.errors import RestoreFailed
+from wizard.core.errors import Cancelled, RestoreFailed
 from wizard.core.loader import Loader
 from wizard.core.migrations import Migration
 
@@ -176,10 +176,15 @@ def run_restore(
             # A table in use elsewhere makes the restore stop with the reason instead of hanging.
             conn.execute("SELECT set_config('lock_timeout', '30s', true)")
             for statement in restore_plan.statements:
+                if loader.cancel.is_set():
+                    raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.")
                 conn.execute(statement)
             with dumpfile.sql_stream(backup, restore_plan.reader) as stream:
                 loader.load(stream)
     except psycopg.Error as error:
+        if isinstance(error, psycopg.errors.QueryCanceled) and loader.cancel.is_set():
+            # The user's cancel stopped the running statement on the server (interrupt()).
+            raise Cancelled("Restore cancelled: it was rolled back, so nothing changed.") from None
         raise _failed(conn, error, backup) from None
     except dumpfile.DumpUnreadable as error:
         failed = f"The restore failed and was rolled back, so nothing changed: {error}"

@@ -45,6 +45,19 @@ class RollbackImpact:
     kept: tuple[str, ...]
     statements: tuple[Statement, ...]
     skipped: tuple[Statement, ...]
+    modified: bool = False  # the migration's file changed after it was applied
+
+    @property
+    def modified_note(self) -> str:
+        """Said before a rollback is confirmed, on every screen and command; '' when unchanged."""
+        if not self.modified:
+            return ""
+        return (
+            f"{self.migration.path.name} changed after it was applied (it is not the file the ledger"
+            " recorded), so the database may not match it: what is listed above is read from the database,"
+            f" and the rollback runs {self.migration.down_path.name if self.migration.down_path else 'its down file'}"
+            " as it is now."
+        )
 
     @property
     def nothing_to_do(self) -> bool:
@@ -96,7 +109,8 @@ def impact(conn: Conn, migration: Migration) -> RollbackImpact:
             fix=("Restore the backup taken before the migration instead (migration-wizard restore FILE).",),
         )
     exp = migration.expectations
-    recorded = migration.version in ledger.read(conn)
+    row = ledger.read(conn).get(migration.version)
+    recorded = row is not None
     kept = _keep(conn, migration)
     present = set(catalog.existing_objects(conn, exp))
     statements, skipped = _split(migration, kept)
@@ -131,6 +145,7 @@ def impact(conn: Conn, migration: Migration) -> RollbackImpact:
         kept=tuple(sorted(kept & present)),
         statements=statements,
         skipped=skipped,
+        modified=row is not None and row.checksum != migration.checksum,
     )
 
 

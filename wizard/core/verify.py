@@ -80,7 +80,10 @@ def _context(conn: Conn, migration: Migration, recorded: ledger.LedgerRow | None
 def _state(ctx: _Context, checks: Sequence[CheckResult]) -> MigrationState:
     applied_at = ctx.recorded.applied_at if ctx.recorded else None
     rolled_back_at = ctx.rolled_back.rolled_back_at if ctx.rolled_back else None
-    return judge(ctx.migration.version, ctx.migration.name, checks, applied_at, rolled_back_at, bool(ctx.present))
+    modified = ctx.recorded is not None and ctx.recorded.checksum != ctx.migration.checksum
+    return judge(
+        ctx.migration.version, ctx.migration.name, checks, applied_at, rolled_back_at, bool(ctx.present), modified
+    )
 
 
 def _run_check(ctx: _Context, spec: CheckSpec) -> CheckResult:
@@ -260,7 +263,7 @@ def _ledger(ctx: _Context, spec: CheckSpec) -> CheckResult:
         return CheckResult(
             spec.id,
             spec.title,
-            WARN,
+            FAIL,
             f"{label} changed after it was applied (checksum drift): the database may not match the file.",
             [table],
         )

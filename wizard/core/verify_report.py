@@ -12,8 +12,13 @@ from typing import Any
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 # What verify says of each migration (its checks taken together).
-APPLIED_VERIFIED, FAILED, NOT_APPLIED = "applied_verified", "failed", "not_applied"
-STATE_WORDS = {APPLIED_VERIFIED: "applied and verified", FAILED: "failed", NOT_APPLIED: "not applied"}
+APPLIED_VERIFIED, FAILED, NOT_APPLIED, MODIFIED = "applied_verified", "failed", "not_applied", "modified"
+STATE_WORDS = {
+    APPLIED_VERIFIED: "applied and verified",
+    FAILED: "failed",
+    NOT_APPLIED: "not applied",
+    MODIFIED: "file changed since it was applied",
+}
 _RANK = {PASS: 0, WARN: 1, FAIL: 2}
 
 
@@ -94,6 +99,7 @@ def judge(
     applied_at: datetime | None,  # in the ledger since; None: not recorded
     rolled_back_at: datetime | None,  # the wizard's latest rollback of it, when not recorded
     present: bool,  # some of its own objects are here although the ledger does not record it
+    modified: bool = False,  # the file's checksum differs from the one the ledger recorded
 ) -> MigrationState:
     """A migration's checks taken together, in words."""
     if applied_at is None and not present:
@@ -105,6 +111,15 @@ def judge(
     failed = [f"“{c.title}”" for c in checks if c.status == FAIL]
     warned = sum(c.status == WARN for c in checks)
     where = f"in the ledger since {when(applied_at)}" if applied_at else "not recorded in the ledger (run by hand?)"
+    if modified:
+        # The checks say what the file says now, not what ran: the database may not match either.
+        found = f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)}" if failed else "its checks pass"
+        applied = f" at {when(applied_at)}" if applied_at else ""
+        detail = (
+            f"the file is not the one applied{applied}, {found}; restore the original file"
+            " (a schema change belongs in a new migration)"
+        )
+        return MigrationState(version, name, MODIFIED, " ".join(detail.split()))
     if failed:
         detail = f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)}; {where}"
         return MigrationState(version, name, FAILED, detail)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 from importlib import import_module
 from pathlib import Path
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
+from textual.worker import Worker
 
 from wizard.tui.screens.confirm import ConfirmScreen
 from wizard.tui.state import FlowState
@@ -29,6 +33,10 @@ SCREENS_BY_NAME = {
     "restore": ("wizard.tui.screens.restore", "RestoreScreen"),
 }
 
+# A cancelled statement stops and rolls back in well under a second; a server that does not
+# answer the cancel in this long is unlikely to, and closing the connection rolls back too.
+QUIT_WAIT = 8.0
+
 
 class WizardApp(App[None]):
     TITLE = "migration-wizard"
@@ -44,7 +52,10 @@ class WizardApp(App[None]):
         super().__init__()
         self.state = state
         self.start = start
-        self.busy = False  # a migration or rollback is running: quitting asks first
+        self.busy = False  # a migration, rollback or restore is running: quitting asks first
+        self.operation: Worker[None] | None = None  # its worker: a quit waits for it to finish
+        self.operation_name = "migration"
+        self.quitting = False
 
     def on_mount(self) -> None:
         self.push_screen(self.make(self.start))
@@ -64,24 +75,72 @@ class WizardApp(App[None]):
             return None if parameters == ("q",) else True
         return True
 
+    def operation_started(self, worker: Worker[None], name: str) -> None:
+        """A migration, rollback or restore (`name`) runs in `worker`: quitting asks first, then
+        cancels it and waits for the server to roll it back. The screen clears `busy` when it ends."""
+        self.busy, self.operation, self.operation_name = True, worker, name
+
     def action_quit_safely(self) -> None:
+        if self.quitting:
+            return
         if not self.busy:
             self.exit()
             return
+        if isinstance(self.screen, ConfirmScreen):
+            return  # the question is on screen already
 
         def answered(quit_now: bool | None) -> None:
             if quit_now:
-                self.state.cancel.set()
-                self.exit()
+                self.quit_after_rollback()
 
         self.push_screen(
             ConfirmScreen(
-                "A migration is running. Quit now? It will be cancelled and rolled back: nothing will be changed.",
+                f"A {self.operation_name} is running. Quit now?"
+                " It will be cancelled and rolled back: nothing will be changed.",
                 yes="Cancel and quit",
                 no="Keep running",
             ),
             answered,
         )
+
+    def quit_on_signal(self) -> None:
+        """SIGTERM, or SIGHUP (the terminal closed): no one to ask; leave as a confirmed quit does."""
+        if self.busy:
+            self.quit_after_rollback()
+        else:
+            self.exit()
+
+    def quit_after_rollback(self) -> None:
+        """Cancel the running operation, stop its statement on the server, and exit once the
+        transaction is rolled back and the operation has written its report."""
+        if self.quitting:
+            return
+        self.quitting = True
+        self.state.cancel.set()
+        self.notify(
+            f"Cancelling the {self.operation_name}: waiting for the server to roll back ...",
+            title="Quitting",
+            timeout=QUIT_WAIT + 2,
+        )
+        self._quit_when_stopped()
+
+    @work(exclusive=True, group="quit", description="Waiting for the rollback before quitting")
+    async def _quit_when_stopped(self) -> None:
+        from wizard.tui import workers  # with the core behind it: imported when first needed
+
+        state = self.state
+        # cancel_safe waits for the server's answer: in a thread, so that the screen keeps drawing.
+        self.run_worker(lambda: workers.interrupt(state), thread=True, group="interrupt", exit_on_error=False)
+        operation, deadline = self.operation, time.monotonic() + QUIT_WAIT
+        while operation is not None and not operation.is_finished and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if operation is None or operation.is_finished:
+            self.exit()
+        else:
+            self.exit(
+                message=f"Quit before the server confirmed that the {self.operation_name} had stopped: the server"
+                " rolls back its open transaction when the connection closes."
+            )
 
     def action_help(self, initial: str | None = None) -> None:
         """The troubleshooting panel; an action chosen there is carried out by the screen below."""

@@ -14,7 +14,7 @@ from textual.widgets import Button, Footer, ProgressBar, Static
 
 from wizard.core import events as ev
 from wizard.core import operations
-from wizard.core.errors import Cancelled, WizardError
+from wizard.core.errors import Cancelled, FailedAfterCommit, WizardError
 from wizard.core.errors import MigrationFailed as StatementFailed
 from wizard.core.event_lines import one_line
 from wizard.tui import workers
@@ -82,7 +82,7 @@ class MigrateScreen(FlowScreen):
         self.started = self.state.clock()
         self.timer = self.set_interval(0.5, self._tick)
         self._tick()
-        self._migrate()
+        self.wizard.operation_started(self._migrate(), "migration")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="migrate", description="Migrating")
     def _migrate(self) -> None:
@@ -105,6 +105,8 @@ class MigrateScreen(FlowScreen):
         if isinstance(error, StatementFailed):
             sql = self.redact(error.sql)
             return MigrationFailed(problem, sql, error.line, error.nothing_changed, False)
+        if isinstance(error, FailedAfterCommit):  # a migration committed, then a later step failed
+            return MigrationFailed(problem, "", None, False, False)
         if isinstance(error, WizardError):  # refused before anything was written
             return MigrationFailed(problem, "", None, True, False)
         return MigrationFailed(problem, "", None, False, False)  # a bug, a lost connection

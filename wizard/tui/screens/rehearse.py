@@ -149,7 +149,8 @@ class RehearseScreen(FlowScreen):
         self.query_one("#cancel", Button).focus()
         self.query_one(ProblemBox).show(None)
         self.refresh_bindings()
-        self._rehearse(self.reuse)
+        # Quitting cancels it and waits for the local copy to be stopped and removed.
+        self.wizard.operation_started(self._rehearse(self.reuse), "rehearsal")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rehearse", description="Rehearsing")
     def _rehearse(self, reuse: str | None) -> None:

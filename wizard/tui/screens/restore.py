@@ -4,6 +4,7 @@ then one transaction, the rows compared, and verify for information."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich import box
@@ -15,10 +16,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, Footer, Input, LoadingIndicator, OptionList, Static
 
 from wizard.core import event_lines, operations, paths
 from wizard.core import events as ev
+from wizard.core.errors import Cancelled
 from wizard.core.restore import RestorePlan
 from wizard.core.verify_report import FAIL, PASS
 from wizard.tui import workers
@@ -37,6 +40,12 @@ BEFORE_PHASE_2 = (
     "A backup from before a migration does not pass that migration's checks, by design: it is the database"
     " as it was before the migration."
 )
+CANCELLED = "Restore cancelled: the database was not changed (the transaction was rolled back)."
+
+
+@dataclass
+class RestoreCancelled(Message):
+    report: Path | None
 
 
 def summary(plan: RestorePlan, database: str) -> str:
@@ -94,7 +103,7 @@ def comparison(counts: dict[str, tuple[int, int]]) -> Table:
 
 class RestoreScreen(FlowScreen):
     STEP = None
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel (rolls back)"), Binding("escape", "back", "Back")]
     DEFAULT_CSS = """
     RestoreScreen #intro, RestoreScreen #summary, RestoreScreen #contents, RestoreScreen #status,
     RestoreScreen #outcome, RestoreScreen #verify-summary { height: auto; }
@@ -142,13 +151,14 @@ class RestoreScreen(FlowScreen):
             yield Input(id="confirm", placeholder="type here to confirm")
         with Horizontal(classes="buttons"):
             yield Button("Restore", id="run", variant="error", disabled=True)
+            yield Button("Cancel (Esc)", id="cancel", variant="error")
             yield Button("Another file", id="another")
             yield Button("Verify", id="verify", variant="primary")
             yield Button("Back (Esc)", id="back")
         yield Footer()
 
     def on_mount(self) -> None:
-        for hidden in ("#spinner", "#confirm-area", "#verify-checks", "#verify", "#another"):
+        for hidden in ("#spinner", "#confirm-area", "#verify-checks", "#verify", "#another", "#cancel"):
             self.query_one(hidden).display = False
         self.query_one(CheckTable).can_focus = False
         if self.state.backup is not None:  # the one taken in this session; "Another file" to change it
@@ -241,14 +251,17 @@ class RestoreScreen(FlowScreen):
         if not self._confirmed() or self.plan is None:
             return
         self.running = True
-        self.wizard.busy = True  # quitting asks first; a quit closes the connection: rolled back
         self.state.cancel.clear()
         self.query_one("#run", Button).disabled = True
         self.query_one("#back").display = False
         self.query_one("#confirm-area").display = False
         self.query_one("#another").display = False
         self.query_one("#spinner").display = True
-        self._restore(self.plan)
+        cancel = self.query_one("#cancel", Button)
+        cancel.display, cancel.disabled = True, False
+        self.query_one("#body").focus()  # not the button: an Enter too many must not cancel
+        self.refresh_bindings()
+        self.wizard.operation_started(self._restore(self.plan), "restore")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="restore", description="Restoring")
     def _restore(self, plan: RestorePlan) -> None:
@@ -266,6 +279,9 @@ class RestoreScreen(FlowScreen):
 
         try:
             outcome = operations.restore(workers.context(state), plan, emit, state.cancel)
+        except Cancelled:
+            self.post_message(RestoreCancelled(report[0] if report else None))
+            return
         except Exception as error:  # explained on screen, never a crash
             self.post_message(RestoreFailed(self.problem(error), report[0] if report else None))
             return
@@ -282,7 +298,9 @@ class RestoreScreen(FlowScreen):
         self.query_one("#spinner").display = False
         self.query_one("#status", Static).update("")
         self.query_one("#back").display = True
+        self.query_one("#cancel").display = False
         self.query_one("#another").display = not restored
+        self.refresh_bindings()
         verify = self.query_one("#verify", Button)
         verify.display = True
         verify.focus()
@@ -339,6 +357,32 @@ class RestoreScreen(FlowScreen):
         outcome = self.query_one("#outcome")
         self.call_after_refresh(lambda: outcome.scroll_visible(animate=False))
 
+    def on_restore_cancelled(self, message: RestoreCancelled) -> None:
+        self._stopped(restored=False)
+        report = f"\nReport: {escape(str(message.report))}" if message.report else ""
+        self.query_one("#outcome", Static).update(f"[b yellow]{escape(CANCELLED)}[/]{report}")
+        self.query_one("#confirm-area").display = True  # type the name again to restore after all
+        self.query_one("#confirm", Input).value = ""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Esc cancels while the restore runs, and goes back otherwise.
+        if action in ("cancel", "back"):
+            return self.running == (action == "cancel")
+        return True
+
+    def action_cancel(self) -> None:
+        """Stop the restore: the server stops the running statement, the transaction rolls back."""
+        if not self.running or self.state.cancel.is_set():
+            return
+        self.state.cancel.set()
+        self.query_one("#cancel", Button).disabled = True
+        self.query_one("#status", Static).update("Cancelling: rolling the transaction back ...")
+        self._interrupt()
+
+    @work(thread=True, exit_on_error=False, group="interrupt", description="Stopping the running statement")
+    def _interrupt(self) -> None:
+        workers.interrupt(self.state)
+
     def fix_retry_after_lock(self) -> None:
         """A busy table stopped it (nothing changed): read the file again, then confirm again."""
         if self.plan is not None and not self.running and not self.finished:
@@ -358,6 +402,7 @@ class RestoreScreen(FlowScreen):
             "another": self.action_another,
             "verify": self.action_verify,
             "back": self.action_back,
+            "cancel": self.action_cancel,
         }
         action = actions.get(event.button.id or "")
         if action is not None:

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
 
 from wizard.core import operations
-from wizard.core.errors import Cancelled, WizardError
+from wizard.core.errors import Cancelled, FailedAfterCommit, WizardError
 from wizard.core.events import Event
 from wizard.core.rollback import RollbackImpact
 from wizard.tui import workers
@@ -60,6 +60,8 @@ def describe_impact(impact: RollbackImpact) -> str:
             "[yellow]Not recorded in the ledger (run by hand?): the wizard cannot tell what existed"
             " before, so everything it defines is removed.[/]"
         )
+    if impact.modified:
+        lines.append(f"[b yellow]Warning:[/] [yellow]{escape(impact.modified_note)}[/]")
     if impact.blocked:
         lines.append("[b red]Cannot run as it is:[/]")
         lines += [
@@ -147,7 +149,7 @@ class RollbackScreen(FlowScreen):
         self.query_one("#run", Button).disabled = True
         self.query_one("#confirm").display = False
         self.query_one("#log").display = True
-        self._rollback(self.impact)
+        self.wizard.operation_started(self._rollback(self.impact), "rollback")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rollback", description="Rolling back")
     def _rollback(self, impact: RollbackImpact) -> None:
@@ -167,7 +169,11 @@ class RollbackScreen(FlowScreen):
         except Cancelled:
             self.post_message(RollbackDone(False, "Cancelled: the transaction was rolled back, nothing was changed."))
         except Exception as error:  # shown inline, never a crash
-            changed = not isinstance(error, WizardError) or not getattr(error, "nothing_changed", True)
+            changed = (
+                not isinstance(error, WizardError)
+                or isinstance(error, FailedAfterCommit)
+                or not getattr(error, "nothing_changed", True)
+            )
             text = (
                 "The rollback failed; the database may have changed: Verify shows what it holds now."
                 if changed

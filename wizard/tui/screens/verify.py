@@ -16,6 +16,7 @@ from wizard.core.verify_report import (
     APPLIED_VERIFIED,
     FAIL,
     FAILED,
+    MODIFIED,
     NOT_APPLIED,
     PASS,
     WARN,
@@ -35,6 +36,7 @@ STATE_BADGES = {
     APPLIED_VERIFIED: ("APPLIED", "bold green"),
     FAILED: ("FAILED", "bold red"),
     NOT_APPLIED: ("NOT APPLIED", "bold yellow"),
+    MODIFIED: ("FILE CHANGED", "bold red"),
 }
 
 

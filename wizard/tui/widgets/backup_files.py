@@ -15,13 +15,15 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from wizard.core.dumpfile import SUFFIXES
 from wizard.core.units import human_size
 
 
 def backup_files(folder: Path) -> list[Path]:
-    """The files in the backups folder, newest first."""
+    """The backups in the backups folder, newest first: only names a finished backup has (never
+    an unfinished one, `.NAME.dump.partial`, which is hidden and named otherwise)."""
     try:
-        found = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+        found = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix in SUFFIXES]
     except OSError:
         return []
     return sorted(found, key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
