@@ -14,6 +14,7 @@ import sys
 from wizard.cli.output import Printer
 from wizard.core.doctor import Diagnosis, diagnose
 from wizard.core.errors import InputError
+from wizard.core.redaction import secrets_in_text
 
 MAX_ECHO_LINES = 30
 
@@ -69,6 +70,8 @@ def cmd_doctor(args: argparse.Namespace, printer: Printer) -> int:
                 " or pipe it in: pg_dump ... 2>&1 | migration-wizard doctor",
             ),
         )
+    # The passwords of the URLs in the text, hidden wherever they appear in what is printed.
+    printer.secrets = secrets_in_text(text)
     found = diagnose(text, sqlstate=getattr(args, "sqlstate", None))
     if args.json:
         printer.out(json.dumps(found.to_json(), indent=2))

@@ -15,6 +15,7 @@ from wizard.core import connection
 from wizard.core.connection import Target
 from wizard.core.errors import InputError, RefusedError
 from wizard.core.migrations import Migration, load_migrations
+from wizard.core.redaction import secrets_in
 
 # The commands that change the schema: through Neon's pooler only with --allow-pooler.
 CHANGING_COMMANDS = frozenset({"migrate", "rollback", "restore"})
@@ -49,6 +50,8 @@ def resolve_target(args: argparse.Namespace, printer: Printer, *, to_stderr: boo
 
         target = practice.start(reset=getattr(args, "reset", False), progress=printer.err)
     elif args.database_url:
+        # Masked from here on, even if the URL cannot be read: its error quotes what it could not read.
+        printer.secrets = secrets_in(args.database_url)
         target = connection.parse_url(args.database_url)
         printer.secrets = target.secrets
         if target.secrets:
@@ -57,6 +60,7 @@ def resolve_target(args: argparse.Namespace, printer: Printer, *, to_stderr: boo
                 " shell history; prefer the DATABASE_URL environment variable."
             )
     elif os.environ.get("DATABASE_URL", "").strip():
+        printer.secrets = secrets_in(os.environ["DATABASE_URL"])
         target = connection.parse_url(os.environ["DATABASE_URL"])
     else:
         raise InputError(
@@ -70,11 +74,14 @@ def resolve_target(args: argparse.Namespace, printer: Printer, *, to_stderr: boo
 
 
 def say_notes(printer: Printer, target: Target) -> None:
-    """What the wizard did to the URL, and what to know before connecting (the pooler)."""
+    """What the wizard did to the URL, and what to know before connecting (an unencrypted
+    connection to another computer, the pooler)."""
     if target.cleaned:
         printer.err(f"Note: {target.cleaned_note}.")
     for note in target.notes:
         printer.err(f"Note: {note}")
+    for warning in target.warnings:
+        printer.err(f"Warning: {warning}")
     if target.is_pooler:
         printer.err(f"Note: {target.pooler_advice}")
         direct = target.redact(target.direct_url)

@@ -6,12 +6,13 @@ the checks and explanations a non-expert needs, and the Neon-specific adjustment
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -20,24 +21,17 @@ from wizard.core import paste
 from wizard.core.defaults import APPLICATION_NAME, DEFAULT_CONNECT_TIMEOUT
 from wizard.core.doctor import diagnose, from_rule
 from wizard.core.errors import ConnectError, InputError
+from wizard.core.redaction import hide_fragments, redact, secrets_in
+
+__all__ = ["Target", "connect", "parse_url", "redact", "server_version"]
 
 SLOW_CONNECT_AFTER = 2.0
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+WEAK_SSLMODES = ("disable", "allow", "prefer")
+ENCRYPTED_SSLMODES = ("require", "verify-ca", "verify-full")
 MASK = paste.MASK
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s'\"]*:)[^\s'\"]*@", re.IGNORECASE)
-_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove passwords from text meant for a human: URLs, key=value strings, known secrets."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        # Very short secrets would mangle ordinary words; the patterns below still catch them in URLs.
-        if len(secret) >= 4:
-            text = text.replace(secret, MASK)
-    text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", text)
-    return _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
 
 
 @dataclass(frozen=True)
@@ -56,10 +50,20 @@ class Target:
     url: str = field(default="", repr=False)
     # What the cleaning removed (paste.clean_paste): fixed words, never the URL.
     cleaned: tuple[str, ...] = ()
+    # The sslmode in effect: the URL's (or PGSSLMODE's), or the one the wizard added; "" for libpq's default.
+    sslmode: str = ""
+    # A host on another computer (not a socket, localhost or a loopback address).
+    remote: bool = False
+    # What to know before connecting: an unencrypted connection to a remote host the URL asked for.
+    warnings: tuple[str, ...] = ()
 
     @property
     def is_socket(self) -> bool:
-        return self.host.startswith("/") or (len(self.host) > 1 and self.host[1] == ":")
+        return self.host.startswith("/") or bool(re.match(r"^[A-Za-z]:[\\/]", self.host))
+
+    @property
+    def encrypted(self) -> bool:
+        return self.sslmode in ENCRYPTED_SSLMODES
 
     @property
     def is_neon(self) -> bool:
@@ -102,24 +106,15 @@ class Target:
         where = f"local socket {self.host}" if self.is_socket else f"host {self.host}"
         if self.port and self.port != "5432":
             where += f":{self.port}"
-        return f"{where}, database {self.database}, user {self.user}"
+        said = f"{where}, database {self.database}, user {self.user}"
+        if self.encrypted:
+            return f"{said}, encrypted (TLS)"
+        if self.remote:
+            return f"{said}, {'unencrypted' if self.sslmode == 'disable' else 'may be unencrypted'}"
+        return said
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
-
-
-def _secrets_of(raw: str, password: str | None) -> tuple[str, ...]:
-    found: set[str] = set()
-    if password:
-        found |= {password, quote(password, safe="")}
-    # The password as typed, up to the last "@", and the parts libpq may take for it when it
-    # splits at a stray "@" or "/" (its error messages quote the part they could not read).
-    match = re.match(r"^[^:/]+://[^:/@]*:(.*)@", raw, re.DOTALL)
-    if match and match.group(1):
-        typed = match.group(1)
-        found.add(typed)
-        found |= {typed[: cut.start()] for cut in re.finditer(r"[@/]", typed) if cut.start()}
-    return tuple(found)
 
 
 def parse_url(raw: str, *, practice: bool = False) -> Target:
@@ -158,19 +153,25 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
         )
     try:
         params: dict[str, Any] = conninfo_to_dict(text)
-    except psycopg.ProgrammingError as exc:
+    except (psycopg.ProgrammingError, UnicodeDecodeError) as exc:
         _refuse_unencoded_password(text)
-        # libpq quotes the part it could not read, which may be (part of) the password.
-        problem = redact(str(exc).strip().splitlines()[0], (text, *_secrets_of(text, None)))
         fix = ["Copy the URL again from your provider's console (Neon: Dashboard > Connect)."]
+        if isinstance(exc, UnicodeDecodeError):  # a %XX code libpq read, but that is not UTF-8 (%A0)
+            problem = "a percent-encoded part of it (%XX) stands for no character (not UTF-8)"
+            fix.insert(0, "If the password holds a % sign, write it as %25.")
+        else:
+            # libpq quotes the part it could not read, which may be (part of) the password.
+            problem = redact(hide_fragments(str(exc).strip().splitlines()[0], text), (text, *secrets_in(text)))
         if "@" in text and text.count("@") > 1:
             fix.insert(0, _percent_encoding_hint())
         raise InputError(f"The database URL could not be read: {problem}.", fix=tuple(fix)) from None
     password = params.get("password")
-    secrets = _secrets_of(text, password)
+    secrets = secrets_in(text, password, parsed=True)
     host = str(params.get("host") or "")
     dbname = str(params.get("dbname") or "")
-    if "@" in host or "@" in dbname or (scheme and password is None and "/" in dbname):
+    # libpq ended the password at its first "@" or "/": the rest of it went into another field.
+    misread = any("@" in str(params.get(key) or "") for key in ("host", "port", "dbname", "user"))
+    if misread or (scheme and password is None and "/" in dbname):
         _refuse_unencoded_password(text)
         found = from_rule("password-encoding")
         raise InputError(
@@ -190,9 +191,30 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
             f"The URL asks for sslmode={sslmode}, which is not a valid mode.", fix=found.fix, diagnosis=found
         )
     notes: list[str] = []
-    if host.endswith(".neon.tech") and sslmode is None:
-        params["sslmode"] = "require"
+    warnings: list[str] = []
+    remote = _remote_hosts(params)
+    name = ", ".join(remote)
+    # PGSSLMODE in the environment is the user's own choice too; libpq uses it when the URL has none.
+    chosen = sslmode or os.environ.get("PGSSLMODE") or None
+    said = f"sslmode={chosen}" if sslmode else f"PGSSLMODE={chosen}"
+    if chosen is None and host.endswith(".neon.tech"):
+        params["sslmode"] = chosen = "require"
         notes.append("Neon accepts only encrypted connections: added sslmode=require.")
+    elif chosen is None and remote and params.get("sslrootcert") == "system":
+        chosen = "verify-full"  # what libpq does for sslrootcert=system without an sslmode
+    elif chosen is None and remote:
+        params["sslmode"] = chosen = "require"
+        notes.append(f"{name} is not on this computer: added sslmode=require, so the connection is encrypted.")
+    elif remote and chosen in WEAK_SSLMODES:
+        warnings.append(
+            f"{said} for {name}, which is not on this computer: the password and the data "
+            + (
+                "cross the network unencrypted."
+                if chosen == "disable"
+                else "cross the network unencrypted if the server does not offer TLS, and nothing says so."
+            )
+            + " Remove sslmode from the URL (the wizard then requires encryption) unless you trust that network."
+        )
     return Target(
         conninfo=make_conninfo("", **params),
         host=host or "localhost",
@@ -204,7 +226,36 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
         notes=tuple(notes),
         url=text,
         cleaned=cleaned.removed,
+        sslmode=str(chosen or ""),
+        remote=bool(remote),
+        warnings=tuple(warnings),
     )
+
+
+def is_local_host(host: str) -> bool:
+    """A Unix socket (a path, or empty: libpq's default), `localhost`, or a loopback address."""
+    host = host.strip()
+    if not host or host.startswith(("/", "@")) or re.match(r"^[A-Za-z]:[\\/]", host):
+        return True
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _remote_hosts(params: dict[str, Any]) -> list[str]:
+    """The hosts of the connection string that are on another computer. A host name counts by
+    its name: `hostaddr` (the address to use for it) only saves the name lookup, and the name
+    says which server is meant."""
+    hosts = str(params.get("host") or os.environ.get("PGHOST") or "").split(",")
+    addresses = str(params.get("hostaddr") or os.environ.get("PGHOSTADDR") or "").split(",")
+    count = max(len(hosts), len(addresses))
+    hosts += [""] * (count - len(hosts))
+    addresses += [""] * (count - len(addresses))
+    named = (name.strip() or address.strip() for name, address in zip(hosts, addresses, strict=True))
+    return list(dict.fromkeys(name for name in named if not is_local_host(name)))
 
 
 def _refuse_unencoded_password(text: str) -> None:
@@ -215,7 +266,7 @@ def _refuse_unencoded_password(text: str) -> None:
         return
     try:
         params = conninfo_to_dict(offer.url)
-    except psycopg.ProgrammingError:
+    except (psycopg.ProgrammingError, UnicodeDecodeError):
         return
     if params.get("password") is None or "@" in str(params.get("host") or ""):
         return

@@ -316,11 +316,12 @@ def split_message(text: str) -> tuple[str, str]:
 
 
 def redact_message(text: str) -> str:
-    """The text without passwords: in URLs, key=value strings, PGPASSWORD=, and the piece of
-    a password that libpq took for a host name when the password held an '@'."""
-    # Imported here: connection.py imports this module.
-    from wizard.core.connection import redact
+    """The text without passwords: in URLs, key=value strings, PGPASSWORD=, the piece of a
+    password that libpq took for a host name when the password held an '@', and any of those
+    passwords where the text repeats it."""
+    from wizard.core.redaction import redact, secrets_in_text
 
+    secrets = secrets_in_text(text)
     text = _HOST_FRAGMENT.sub(lambda m: m.group(1) + "****@", text)
     text = _ENV_PASSWORD.sub(lambda m: m.group(1) + "****", text)
-    return redact(text)
+    return redact(text, secrets)

@@ -185,6 +185,7 @@ def tool_env(
     params: dict[str, Any] = conninfo_to_dict(target.conninfo)
     mapping = {
         "host": "PGHOST",
+        "hostaddr": "PGHOSTADDR",
         "port": "PGPORT",
         "user": "PGUSER",
         "password": "PGPASSWORD",
@@ -199,8 +200,9 @@ def tool_env(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update({mapping[k]: str(v) for k, v in params.items() if k in mapping and v is not None})
     env["PGAPPNAME"] = APPLICATION_NAME
-    if host is not None:
+    if host is not None:  # the relay: the tool talks to it, not to the URL's host or address
         env["PGHOST"], env["PGPORT"] = host, str(port)
+        env.pop("PGHOSTADDR", None)
     if plain:
         env["PGSSLMODE"], env["PGGSSENCMODE"] = "disable", "disable"
     return env
@@ -211,11 +213,11 @@ def connection_env(target: Target, choice: ToolChoice) -> Iterator[dict[str, str
     """The child's environment, with a TLS relay in between when the bundled tool must reach
     a server that demands encryption."""
     params = conninfo_to_dict(target.conninfo)
-    sslmode = str(params.get("sslmode") or "prefer")
-    local = target.is_socket or target.host in ("localhost", "127.0.0.1", "::1")
-    if choice.tool.bundled and sslmode != "disable" and (sslmode in _TLS_MODES or not local):
-        rootcert = params.get("sslrootcert")
-        with TlsRelay(target.host, int(target.port or 5432), sslmode, str(rootcert) if rootcert else None) as relay:
+    sslmode = target.sslmode or str(params.get("sslmode") or "prefer")
+    if choice.tool.bundled and sslmode != "disable" and (sslmode in _TLS_MODES or target.remote):
+        rootcert = str(params["sslrootcert"]) if params.get("sslrootcert") else None
+        address = str(params["hostaddr"]) if params.get("hostaddr") else None
+        with TlsRelay(target.host, int(target.port or 5432), sslmode, rootcert, address) as relay:
             yield tool_env(target, host="127.0.0.1", port=relay.port, plain=True)
     else:
         # The bundled tools have no TLS: on this computer's own server, talk plain.

@@ -43,10 +43,18 @@ def _context(sslmode: str, rootcert: str | None) -> ssl.SSLContext:
     return context
 
 
-def open_tls(host: str, port: int, sslmode: str, rootcert: str | None = None, timeout: float = 15) -> socket.socket:
+def open_tls(
+    host: str,
+    port: int,
+    sslmode: str,
+    rootcert: str | None = None,
+    timeout: float = 15,
+    address: str | None = None,
+) -> socket.socket:
     """A connection to a PostgreSQL server, encrypted the way libpq does it for this sslmode
-    (with "prefer" or "allow", a server without TLS gets a plain connection)."""
-    raw = socket.create_connection((host, port), timeout=timeout)
+    (with "prefer" or "allow", a server without TLS gets a plain connection). `address` is the
+    URL's hostaddr: dialled instead of looking `host` up, which still names the server for TLS."""
+    raw = socket.create_connection((address or host, port), timeout=timeout)
     try:
         raw.sendall(SSL_REQUEST)
         answer = raw.recv(1)
@@ -114,8 +122,16 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 class TlsRelay:
     """`with TlsRelay(host, port, sslmode) as relay:` then connect to 127.0.0.1:relay.port."""
 
-    def __init__(self, host: str, port: int, sslmode: str = "require", rootcert: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sslmode: str = "require",
+        rootcert: str | None = None,
+        address: str | None = None,
+    ) -> None:
         self.host, self.remote_port, self.sslmode, self.rootcert = host, port, sslmode, rootcert
+        self.address = address  # the URL's hostaddr, when it gives one
         self.errors: list[str] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
@@ -142,7 +158,7 @@ class TlsRelay:
 
     def _serve(self, client: socket.socket) -> None:
         try:
-            server = open_tls(self.host, self.remote_port, self.sslmode, self.rootcert)
+            server = open_tls(self.host, self.remote_port, self.sslmode, self.rootcert, address=self.address)
         except (OSError, RelayError) as error:
             self.errors.append(str(error))
             client.close()

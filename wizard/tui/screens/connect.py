@@ -13,6 +13,7 @@ from wizard.core.connection import Target, parse_url
 from wizard.core.doctor import explain
 from wizard.core.errors import InputError
 from wizard.core.paste import WHITESPACE, Cleaned, EncodedPassword, clean_paste, encode_password, sslmode_require_url
+from wizard.core.redaction import redact, secrets_in
 from wizard.tui import workers
 from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow
 from wizard.tui.problems import Problem
@@ -127,7 +128,8 @@ class ConnectScreen(FlowScreen):
         except InputError as error:
             shown.update("")
             found = explain(error)
-            problem.update(escape(f"{error.message} {' '.join(found.fix)}".strip()))
+            # parse_url hides the password already; its error about this very text, masked once more.
+            problem.update(escape(redact(f"{error.message} {' '.join(found.fix)}".strip(), secrets_in(text))))
             self._show_notes(None)
             return
         problem.update("")
@@ -136,6 +138,8 @@ class ConnectScreen(FlowScreen):
 
     def _show_notes(self, target: Target | None) -> None:
         notes = list(target.notes) if target else []
+        # Before connecting, as headless says it on stderr: an unencrypted connection to another computer.
+        notes += [f"[b yellow]Warning:[/] {escape(warning)}" for warning in (target.warnings if target else ())]
         cleaned = self.cleaned
         if cleaned and cleaned.removed and cleaned.url == self.query_one("#url", Input).value:
             notes.insert(0, cleaned.note[:1].upper() + cleaned.note[1:] + ".")
