@@ -71,7 +71,8 @@ def _mid_migration(db: TestDatabase, stop: Callable[[subprocess.Popen[str], int]
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
-def test_a_wizard_killed_mid_migration_leaves_nothing_and_a_rerun_applies_it(db: TestDatabase) -> None:
+def test_a_wizard_killed_mid_migration_leaves_nothing_and_a_rerun_applies_it(any_version: TestDatabase) -> None:
+    db = any_version
     code, _ = _mid_migration(db, lambda wizard, _backend: os.kill(wizard.pid, signal.SIGKILL))
     assert code == -signal.SIGKILL
     assert db.scalar(STORAGE_KEY) == 0
@@ -81,7 +82,11 @@ def test_a_wizard_killed_mid_migration_leaves_nothing_and_a_rerun_applies_it(db:
     assert db.scalar(STORAGE_KEY) == 1 and db.scalar(LEDGER) == 1
 
 
-def test_a_server_session_ended_mid_migration_leaves_nothing_and_a_rerun_applies_it(db: TestDatabase) -> None:
+def test_a_server_session_ended_mid_migration_leaves_nothing_and_a_rerun_applies_it(
+    any_version: TestDatabase,
+) -> None:
+    db = any_version
+
     def terminate(_wizard: subprocess.Popen[str], backend: int) -> None:
         db.scalar("SELECT pg_terminate_backend(%s)", (backend,))
 

@@ -54,7 +54,10 @@ def _migrate(db: TestDatabase, migrations: Path, *extra: str) -> Result:
 # Exit 4: committed, then a later step failed --------------------------------------------------
 
 
-def test_migrate_that_commits_and_then_cannot_write_its_report_exits_4(db: TestDatabase, reports_blocked: Path) -> None:
+def test_migrate_that_commits_and_then_cannot_write_its_report_exits_4(
+    any_version: TestDatabase, reports_blocked: Path
+) -> None:
+    db = any_version
     result = run("--database-url", db.url, "migrate", "--yes", "--skip-backup", "--json")
     assert result.code == 4, result.text
     assert _applied(db) == ["001", "002"]  # committed: the database is NOT as before

@@ -179,3 +179,24 @@ def test_sigterm_mid_backup_stops_pg_dump_and_leaves_no_file(db: TestDatabase, t
             wizard.kill()
             wizard.communicate()
         holder.close()
+
+
+def test_sigterm_cancels_the_statement_on_every_server_version(any_version: TestDatabase, tmp_path: Path) -> None:
+    db = any_version
+    holder = psycopg.connect(db.url)
+    try:
+        holder.execute("LOCK TABLE attachments IN ACCESS SHARE MODE")
+        wizard = start_process(
+            *("--database-url", db.url, "migrate", "--yes", "--skip-backup", "--json"),
+            *("--lock-timeout", "600000", "--max-wait", "600"),
+            env={"XDG_DATA_HOME": str(tmp_path / "data")},
+        )
+        _until_waiting(db, wizard)
+        out, err, took = _stopped(wizard, signal.SIGTERM)
+        assert wizard.returncode == 143 and took < 10, f"{out}\n{err}"
+        assert _waiting(db) == []  # cancelled on the server, the test still holding its lock
+        assert _result(out)["exit"] == 143
+    finally:
+        holder.close()
+    assert _gone(db)
+    assert db.scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = 'storage_key'") == 0
