@@ -115,3 +115,4 @@ class RestoreFinished(Message):
 class RestoreFailed(Message):
     problem: Problem
     report: Path | None
+    committed: bool = False  # the restore committed, then a later step failed (FailedAfterCommit)

@@ -21,7 +21,7 @@ from textual.widgets import Button, Footer, Input, LoadingIndicator, OptionList,
 
 from wizard.core import event_lines, operations, paths
 from wizard.core import events as ev
-from wizard.core.errors import Cancelled
+from wizard.core.errors import Cancelled, FailedAfterCommit
 from wizard.core.restore import RestorePlan
 from wizard.core.verify_report import FAIL, PASS
 from wizard.tui import workers
@@ -283,7 +283,8 @@ class RestoreScreen(FlowScreen):
             self.post_message(RestoreCancelled(report[0] if report else None))
             return
         except Exception as error:  # explained on screen, never a crash
-            self.post_message(RestoreFailed(self.problem(error), report[0] if report else None))
+            committed = isinstance(error, FailedAfterCommit)
+            self.post_message(RestoreFailed(self.problem(error), report[0] if report else None, committed))
             return
         state.verify = outcome.verify
         verify_problem = self.problem(outcome.verify_error) if outcome.verify_error else None
@@ -347,9 +348,12 @@ class RestoreScreen(FlowScreen):
     def on_restore_failed(self, message: RestoreFailed) -> None:
         self._stopped(restored=False)
         report = f"\nReport: {escape(str(message.report))}" if message.report else ""
-        self.query_one("#outcome", Static).update(
-            f"[b red]The restore failed[/]; type the name again to retry once the cause is fixed.{report}"
+        head = (
+            "[b yellow]The database was restored (committed), but a later step failed[/]: see below."
+            if message.committed
+            else "[b red]The restore failed[/]; type the name again to retry once the cause is fixed."
         )
+        self.query_one("#outcome", Static).update(head + report)
         self.query_one(ProblemBox).show(message.problem)
         self.query_one("#confirm-area").display = True
         confirm = self.query_one("#confirm", Input)
