@@ -200,3 +200,56 @@ def test_sigterm_cancels_the_statement_on_every_server_version(any_version: Test
         holder.close()
     assert _gone(db)
     assert db.scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = 'storage_key'") == 0
+
+
+def test_sigterm_mid_restore_rolls_it_back_and_stops_pg_restore(
+    db: TestDatabase, holder: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    env = {"XDG_DATA_HOME": str(data)}
+    backup = start_process("--database-url", db.url, "backup", "--output", str(tmp_path), "--json", env=env)
+    out, err = backup.communicate(timeout=120)
+    assert backup.returncode == 0, out + err
+    path = _result(out)["path"]
+    db.execute("UPDATE users SET display_name = 'changed after the backup'")
+    holder.execute("SELECT count(*) FROM attachments")  # an open transaction: the restore's DROP waits
+    wizard = start_process("--database-url", db.url, "restore", path, "--yes", "--json", env=env)
+    _until_waiting(db, wizard)
+    tools = [p for p in psutil.Process(wizard.pid).children(recursive=True) if p.name() == "pg_restore"]
+    out, err, took = _stopped(wizard, signal.SIGTERM)
+    assert wizard.returncode == 143 and took < 10, f"{out}\n{err}"
+    assert _waiting(db) == []
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in tools), "pg_restore was left"
+    result = _result(out)
+    assert result["exit"] == 143 and "SIGTERM" in result["error"]["message"]
+    assert "Traceback" not in err
+    holder.rollback()
+    assert db.scalar("SELECT count(*) FROM users WHERE display_name = 'changed after the backup'") > 0
+    assert _reports(data)
+
+
+def test_sigterm_mid_rehearsal_stops_and_removes_the_local_copy(db: TestDatabase, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    wizard = start_process("--database-url", db.url, "rehearse", "--json", env={"XDG_DATA_HOME": str(data)})
+    try:
+        assert wizard.stdout is not None
+        for line in wizard.stdout:  # until the copy's server runs: the restore into it has begun
+            if '"rehearsal_step"' in line and '"restore"' in line:
+                break
+        else:
+            raise AssertionError("the rehearsal never reached its copy")
+        servers = [p for p in psutil.Process(wizard.pid).children(recursive=True) if p.name() == "postgres"]
+        out, err, took = _stopped(wizard, signal.SIGTERM)
+    finally:
+        if wizard.poll() is None:
+            wizard.kill()
+    assert wizard.returncode == 143 and took < 30, f"{out}\n{err}"
+    assert "Traceback" not in err
+    assert _result(out)["exit"] == 143
+    deadline = time.monotonic() + 10
+    while any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in servers):
+        assert time.monotonic() < deadline, "the local copy's server was left running"
+        time.sleep(0.1)
+    copies = data / "migration-wizard" / "rehearsals"
+    assert not copies.exists() or list(copies.iterdir()) == [], "the local copy's files were left"
+    assert db.scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = 'storage_key'") == 0
