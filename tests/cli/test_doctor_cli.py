@@ -1,5 +1,6 @@
 """`migration-wizard doctor [TEXT] [--json]`: pasted text or stdin, text or JSON, exit 0 when the
-error is recognized and 1 when not, passwords never echoed, and no UI imported."""
+error is recognized (surely, or probably with the other answer too) and 1 when not, passwords
+never echoed, and no UI imported."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ WRONG_PASSWORD = (
     'FATAL:  password authentication failed for user "app"'
 )
 UNKNOWN = "the flux capacitor refused to engage"
+NO_HBA_PLAIN = (
+    'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  no pg_hba.conf entry'
+    ' for host "203.0.113.7", user "app", database "appdb", no encryption'
+)
 
 
 def _run_with_stdin(stdin_text: str, *args: str) -> Result:
@@ -77,8 +82,9 @@ def test_json_has_exactly_the_documented_shape() -> None:
     known = run("doctor", "--json", WRONG_PASSWORD)
     data = json.loads(known.out)
     assert known.code == 0
-    assert set(data) == {"matched", "id", "title", "cause", "fix"}
+    assert set(data) == {"matched", "id", "title", "cause", "fix", "confidence", "alternatives"}
     assert data["matched"] is True and data["id"] == "password-failed"
+    assert data["confidence"] == "high" and data["alternatives"] == []
     assert isinstance(data["title"], str) and isinstance(data["cause"], str)
     assert isinstance(data["fix"], list) and all(isinstance(step, str) for step in data["fix"]) and data["fix"]
     unknown = run("doctor", "--json", UNKNOWN)
@@ -86,6 +92,30 @@ def test_json_has_exactly_the_documented_shape() -> None:
     assert unknown.code == 1
     assert data["matched"] is False and data["id"] is None and "unknown" in data["title"]
     assert UNKNOWN in data["cause"] and len(data["fix"]) >= 3
+    assert data["confidence"] == "low" and data["alternatives"] == []
+
+
+def test_a_message_with_two_likely_causes_gives_both_in_json_and_exits_0() -> None:
+    result = run("doctor", "--json", NO_HBA_PLAIN)
+    data = json.loads(result.out)
+    assert result.code == 0  # recognized: probably the one, if not the other
+    assert data["matched"] is False and data["confidence"] == "medium"
+    assert data["id"] == "ssl-required" and "sslmode=require" in " ".join(data["fix"])
+    assert [alt["id"] for alt in data["alternatives"]] == ["no-pg-hba"]
+    assert all(set(alt) == {"id", "title", "cause", "fix"} and alt["fix"] for alt in data["alternatives"])
+
+
+def test_a_message_with_two_likely_causes_says_probably_and_if_not_with_both_fixes() -> None:
+    result = run("doctor", NO_HBA_PLAIN)
+    assert result.code == 0, result.text
+    first = result.out.splitlines()[0]
+    assert first == (
+        "Probably: The server requires an encrypted (SSL) connection."
+        " If not: The server does not allow this connection."
+    )
+    assert "Probably: The server requires an encrypted (SSL) connection.  [ssl-required]" in result.out
+    assert "If not: The server does not allow this connection.  [no-pg-hba]" in result.out
+    assert result.out.count("What to do:") == 2 and "pg_hba.conf" in result.out.split("If not:")[2]
 
 
 def test_unknown_text_says_so_and_exits_1() -> None:
@@ -101,10 +131,14 @@ def test_no_text_is_bad_input() -> None:
 
 
 def test_a_sqlstate_given_by_hand_recognizes_a_translated_message() -> None:
-    german = "FEHLER:  Relation »bilder« existiert nicht"  # query-time: not among the login translations
-    assert run("doctor", german).code == 1
-    result = run("doctor", "--sqlstate", "42P01", german)
+    # A wording no catalog has (a driver's own, say): recognized only by the SQLSTATE given with it.
+    unseen = "FEHLER:  Tabelle »bilder« gibt es hier nicht"
+    assert run("doctor", unseen).code == 1
+    result = run("doctor", "--sqlstate", "42P01", unseen)
     assert result.code == 0 and "[undefined-table]" in result.out
+    # The server's own German wording is in the pinned catalogs: recognized without it.
+    german = "FEHLER:  Relation »bilder« existiert nicht"
+    assert "[undefined-table]" in run("doctor", german).out
     login = "FATAL:  Passwort-Authentifizierung für Benutzer »app« fehlgeschlagen"  # a login failure: known
     assert "refused the user name or password" in run("doctor", login).out
 

@@ -54,6 +54,6 @@ def test_a_failed_migration_is_reported_with_nothing_changed(db: TestDatabase, m
     text = _report_path(result.out).read_text()
     assert "failed: Statement 7 (line 26)" in text and "nothing was changed" in text
     rule = rule_by_id("undefined-table")  # column "no_such_column" does not exist: 42703
-    assert "## What went wrong and what to do" in text and f"(rule {rule.id})" in text
+    assert "## What went wrong and what to do" in text and f"(rule {rule.id}, confidence high)" in text
     assert f"1. {rule.fix[0]}" in text
     assert "| storage_key |" not in text  # before and after are the same: no new column

@@ -31,19 +31,28 @@ if TYPE_CHECKING:
 DUMP_ENV = "DOCTOR_CORPUS_DUMP"  # set to a file to record every reproduced message (how the corpus was made)
 
 
-def assert_diagnosed(rule_id: str, text: str, sqlstate: str | None = None, *, how: str = "") -> None:
+def assert_diagnosed(
+    rule_id: str, text: str, sqlstate: str | None = None, *, how: str = "", confidence: str = "high"
+) -> None:
+    """The first answer is `rule_id`, as sure as `confidence` ("medium": a message that fits two
+    causes, answered "probably X; if not, Y")."""
     found = diagnose(text, sqlstate=sqlstate)
     dump = os.environ.get(DUMP_ENV)
     if dump:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[0]
+        record = {"rule": rule_id, "text": text, "sqlstate": sqlstate, "how": how, "test": test}
         with open(dump, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"rule": rule_id, "text": text, "sqlstate": sqlstate, "how": how}) + "\n")
-    assert found.matched and found.id == rule_id, f"expected {rule_id}, got {found.id} for:\n{text}"
+            out.write(json.dumps(record | ({"confidence": confidence} if confidence != "high" else {})) + "\n")
+    said = getattr(found, "confidence", "high" if found.matched else "low")  # engines before confidence
+    assert found.id == rule_id and said == confidence, (
+        f"expected {rule_id} ({confidence}), got {found.id} ({said}):\n{text}"
+    )
 
 
-def assert_error(rule_id: str, exc: BaseException, *, how: str = "") -> None:
+def assert_error(rule_id: str, exc: BaseException, *, how: str = "", confidence: str = "high") -> None:
     """The rule for a caught exception, from its text and SQLSTATE alone (as the wizard sees it)."""
     sqlstate = getattr(exc, "sqlstate", None)
-    assert_diagnosed(rule_id, str(exc), sqlstate if isinstance(sqlstate, str) else None, how=how)
+    assert_diagnosed(rule_id, str(exc), sqlstate if isinstance(sqlstate, str) else None, how=how, confidence=confidence)
 
 
 @dataclass

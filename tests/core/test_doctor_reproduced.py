@@ -41,7 +41,8 @@ def test_login_failures_on_a_tls_only_password_server(debian_pg: DebianPg) -> No
     assert_error("password-failed", connect_error(no_password), how="no password in the URL")
     assert_error("database-missing", connect_error(debian_pg.url("no_such_db")), how="missing database")
     plain = connect_error(debian_pg.url("postgres", sslmode="disable"))
-    assert_error("ssl-required", plain, how="sslmode=disable to a hostssl-only server")
+    # "no encryption" also fits an address, user or database that is not allowed at all: a hedged answer.
+    assert_error("ssl-required", plain, how="sslmode=disable to a hostssl-only server", confidence="medium")
 
 
 def test_certificate_checks_that_fail(debian_pg: DebianPg) -> None:
@@ -146,10 +147,125 @@ def test_endpoints_that_are_not_a_working_server(listener: Listener, rule_id: st
         ("postgresql://app:pw@127.0.0.1/neondb?channel_binding=requird", "malformed-url"),
         ("postgresql://app:pw@127.0.0.1:99999/neondb", "bad-port"),
         ("postgresql://app:pw@localhost:port/neondb", "bad-port"),
+        ("jdbc:postgresql://127.0.0.1:5432/neondb?user=app&password=pw&sslmode=require", "url-jdbc-prefix"),
+        ("jdbc:postgresql://ep-cool-darkness-123456.us-east-2.aws.neon.tech/neondb", "url-jdbc-prefix"),
+        ("postgres//app:pw@127.0.0.1/neondb", "url-bad-scheme"),
+        ("postgresql+psycopg2://app:pw@127.0.0.1/neondb", "url-bad-scheme"),
+        ("postgresql+asyncpg://app:pw@127.0.0.1/neondb", "url-bad-scheme"),
+        ("mysql://app:pw@127.0.0.1/neondb", "url-bad-scheme"),
+        ("ep-cool-darkness-123456.us-east-2.aws.neon.tech/neondb", "url-bad-scheme"),
+        ("DATABASE_URL=postgresql://app:pw@127.0.0.1/neondb", "url-bad-scheme"),
+        ("postgresql://app@::1:5432/neondb", "url-ipv6-brackets"),
+        ("postgresql://app:pw@2001:db8::5/neondb", "url-ipv6-brackets"),
+        ("postgresql://app:pw@fe80::1:5432/neondb", "url-ipv6-brackets"),
+        ("host=127.0.0.1 dbname='my db user=app", "url-unterminated-quote"),
+        ("host=127.0.0.1 user=app password='it\\'s-secret dbname=neondb", "url-unterminated-quote"),
+        ("host=127.0.0.1 dbname", "url-missing-equals"),
+        ("host=127.0.0.1 user app dbname=neondb", "url-missing-equals"),
+        ("host=127.0.0.1 user=app password='it's-secret' dbname=neondb", "url-missing-equals"),
+        ("host=127.0.0.1 user=app dbname=neon db", "url-missing-equals"),
+        (
+            "postgresql://app:pw@127.0.0.1/neondb?sslmode=require&options=endpoint=ep-cool-darkness-123456",
+            "url-extra-equals",
+        ),
+        ("postgresql://app:pw@127.0.0.1/neondb?require_auth=sha", "malformed-url"),
+        ("postgresql://app:pw@127.0.0.1/neondb?target_session_attrs=primry", "malformed-url"),
+        ("postgresql://app:pw@127.0.0.1/neondb?sslmode=require?connect_timeout=10", "url-extra-equals"),
     ],
 )
 def test_urls_that_cannot_work(url: str, rule_id: str) -> None:
     assert_error(rule_id, connect_error(url, connect_timeout=2), how=f"psycopg.connect({url!r})")
+
+
+def test_what_a_tls_only_server_says_to_settings_it_does_not_expect(debian_pg: DebianPg) -> None:
+    url = debian_pg.url("postgres")
+    for wanted in ("md5", "password", "!scram-sha-256", "none"):
+        assert_error("require-auth-failed", connect_error(f"{url}&require_auth={wanted}"), how=f"require_auth={wanted}")
+    twice = connect_error(f"{url}&options=endpoint%253Dep-cool-darkness-123456")
+    assert_error("url-options-encoding", twice, how="options=endpoint%253D... (encoded twice) to PostgreSQL 15")
+    plain = connect_error(f"{url}&options=endpoint%3Dep-cool-darkness-123456")
+    assert_error("url-options-encoding", plain, how="options=endpoint%3D... to a server that is not Neon")
+
+
+def test_require_auth_against_a_server_that_asks_for_no_password(db: TestDatabase) -> None:
+    for wanted in ("scram-sha-256", "md5", "password"):
+        said = connect_error(f"{_socket_url(db, 'postgres')}&require_auth={wanted}")
+        assert_error("require-auth-failed", said, how=f"require_auth={wanted} to a server that trusts the socket")
+
+
+def test_privileges_of_a_database_and_its_server(debian_pg: DebianPg) -> None:
+    with debian_pg.admin() as admin:
+        admin.execute("DROP DATABASE IF EXISTS doctor_closed")
+        admin.execute("DROP ROLE IF EXISTS doctor_plain")
+        admin.execute("CREATE ROLE doctor_plain LOGIN PASSWORD 'plain-pw-123'")
+        admin.execute("CREATE DATABASE doctor_closed")
+        admin.execute("REVOKE CONNECT ON DATABASE doctor_closed FROM PUBLIC")
+    try:
+        closed = connect_error(debian_pg.url("doctor_closed", user="doctor_plain", password="plain-pw-123"))
+        assert_error("database-connect-denied", closed, how="REVOKE CONNECT ... FROM PUBLIC, PostgreSQL 15")
+        plain_url = debian_pg.url("postgres", user="doctor_plain", password="plain-pw-123")
+        with psycopg.connect(plain_url, autocommit=True) as conn:
+            for rule_id, statement in (
+                ("createdb-denied", "CREATE DATABASE doctor_mine"),
+                ("extension-needs-superuser", "CREATE EXTENSION file_fdw"),
+                ("extension-needs-superuser", "DROP EXTENSION plpgsql"),
+                ("extension-not-available", "CREATE EXTENSION no_such_extension"),
+            ):
+                with pytest.raises(psycopg.Error) as failed:
+                    conn.execute(statement)
+                assert_error(rule_id, failed.value, how=f"PostgreSQL 15, a role without privileges: {statement}")
+        with debian_pg.admin() as admin:
+            for statement in ("CREATE DATABASE postgres", "CREATE ROLE doctor_plain"):
+                with pytest.raises(psycopg.Error) as failed:
+                    admin.execute(statement)
+                assert_error("object-already-exists", failed.value, how=f"PostgreSQL 15: {statement}")
+    finally:
+        with debian_pg.admin() as admin:
+            admin.execute("DROP DATABASE doctor_closed")
+            admin.execute("DROP ROLE doctor_plain")
+
+
+def test_privileges_on_the_embedded_server(db: TestDatabase, weak_role: str) -> None:
+    db.execute(f'REVOKE CONNECT ON DATABASE "{db.name}" FROM PUBLIC')
+    closed = connect_error(weak_role)
+    assert_error("database-connect-denied", closed, how="REVOKE CONNECT ... FROM PUBLIC, PostgreSQL 18")
+    db.execute(f'GRANT CONNECT ON DATABASE "{db.name}" TO doctor_weak')
+    with psycopg.connect(weak_role, autocommit=True) as conn:
+        for rule_id, statement in (
+            ("createdb-denied", "CREATE DATABASE doctor_mine"),
+            ("extension-needs-superuser", "CREATE EXTENSION vector"),
+            ("extension-needs-superuser", "DROP EXTENSION plpgsql"),
+            ("extension-not-available", "CREATE EXTENSION postgis"),
+        ):
+            with pytest.raises(psycopg.Error) as failed:
+                conn.execute(statement)
+            assert_error(rule_id, failed.value, how=f"PostgreSQL 18, a role without privileges: {statement}")
+
+
+def test_objects_that_are_already_there(db: TestDatabase) -> None:
+    phase2 = (Path(__file__).resolve().parents[2] / "migrations" / "002_phase2_vision_api.sql").read_text()
+    db.execute(phase2)
+    function = "CREATE FUNCTION doctor_t() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'"
+    trigger = "CREATE TRIGGER doctor_tr BEFORE INSERT ON attachments FOR EACH ROW EXECUTE FUNCTION doctor_t()"
+    cases: list[tuple[str, tuple[str, ...]]] = [
+        ("already-exists", ("CREATE TABLE image_analyses (id uuid)",)),
+        ("already-exists", ("ALTER TABLE attachments ADD COLUMN storage_key varchar",)),
+        ("already-exists", ("CREATE INDEX idx_attachments_storage_key ON attachments (storage_key)",)),
+        ("already-exists", ("CREATE TABLE public.users (id int)",)),
+        ("object-already-exists", ("CREATE TYPE doctor_mood AS ENUM ('ok')", "CREATE TYPE doctor_mood AS ENUM ('ok')")),
+        ("object-already-exists", ("CREATE SCHEMA public",)),
+        ("object-already-exists", ("CREATE EXTENSION plpgsql",)),
+        ("object-already-exists", ("CREATE FUNCTION doctor_f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+                                   "CREATE FUNCTION doctor_f() RETURNS int LANGUAGE sql AS 'SELECT 1'")),
+        ("object-already-exists", ("ALTER TABLE attachments ADD CONSTRAINT doctor_c CHECK (true)",
+                                   "ALTER TABLE attachments ADD CONSTRAINT doctor_c CHECK (true)")),
+        ("object-already-exists", (function, trigger, trigger)),
+        ("object-already-exists", ("CREATE POLICY doctor_p ON attachments USING (true)",
+                                   "CREATE POLICY doctor_p ON attachments USING (true)")),
+        ("object-already-exists", ("CREATE ROLE postgres",)),
+    ]  # fmt: skip
+    for rule_id, statements in cases:
+        assert_error(rule_id, _error(db, *statements), how=" ; ".join(statements))
 
 
 # --- statements ----------------------------------------------------------------------

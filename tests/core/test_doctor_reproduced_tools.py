@@ -8,8 +8,13 @@ tablespace of the embedded server).
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,8 @@ from tests.core.doctor_servers import (  # noqa: F401
     pooler,
 )
 from tests.debian_pg import BIN as DEBIAN_BIN
-from tests.debian_pg import DebianPg
+from tests.debian_pg import DebianPg, start_debian_pg
+from tests.local_servers import as_postgres
 from tests.pgbouncer import TlsFront
 from tests.requirements import skip_or_fail
 from wizard.core.pgtools import bundled_bin
@@ -192,3 +198,149 @@ def test_a_full_disk_on_the_server(db: TestDatabase, tiny_disk: Path) -> None:
     finally:
         db.execute("DROP TABLE IF EXISTS filler")
         db.execute(f"DROP TABLESPACE {space}")
+
+
+# --- URLs the tools cannot read, in each tool's words ------------------------------------
+
+_BAD_URLS = (
+    ("jdbc:postgresql://127.0.0.1:5432/neondb?user=app&password=pw", "url-jdbc-prefix"),
+    ("postgresql://app@::1:5432/neondb", "url-ipv6-brackets"),
+    ("postgresql://app:pw@2001:db8::5/neondb", "url-ipv6-brackets"),
+    ("host=127.0.0.1 dbname='my db", "url-unterminated-quote"),
+    ("host=127.0.0.1 user app", "url-missing-equals"),
+    ("postgresql://app:pw@127.0.0.1/neondb?options=endpoint=ep-cool-darkness-123456", "url-extra-equals"),
+)
+
+
+@pytest.mark.parametrize(("url", "rule_id"), _BAD_URLS)
+def test_urls_the_tools_cannot_read(url: str, rule_id: str) -> None:
+    for tool in (DEBIAN_BIN / "psql", bundled_bin() / "psql", DEBIAN_BIN / "pg_dump", bundled_bin() / "pg_dump"):
+        said = _stderr(tool, "-d", url) if tool.name == "pg_dump" else _stderr(tool, url, "-c", "SELECT 1")
+        version = "15" if tool.is_relative_to(DEBIAN_BIN) else "18"
+        assert_diagnosed(rule_id, said, how=f"{tool.name} {version} {url}")
+
+
+def test_settings_older_tools_do_not_know(debian_pg: DebianPg) -> None:
+    for extra in ("require_auth=scram-sha-256", "sslnegotiation=direct", "load_balance_hosts=random"):
+        for form in (f"{debian_pg.url('postgres')}&{extra}", f"host={debian_pg.host} port={debian_pg.port} {extra}"):
+            said = _stderr(DEBIAN_BIN / "psql", form, "-c", "SELECT 1")
+            assert_diagnosed("malformed-url", said, how=f"psql 15 with {extra}")
+
+
+def test_a_url_psql_takes_for_a_database_name(debian_pg: DebianPg) -> None:
+    # psql and pg_dump read an argument without '=' as a database name, even a URL of another kind.
+    env = {"PGPASSWORD": debian_pg.password, "PGSSLMODE": "require", "PATH": "/usr/bin:/bin"}
+    for url, rule_id in (
+        ("jdbc:postgresql://ep-cool-darkness-123456.us-east-2.aws.neon.tech/neondb", "url-jdbc-prefix"),
+        ("postgresql+psycopg2://app@127.0.0.1/neondb", "url-bad-scheme"),
+        ("mysql://app@127.0.0.1/neondb", "url-bad-scheme"),
+    ):
+        where = ("-h", debian_pg.host, "-p", str(debian_pg.port), "-U", "postgres")
+        said = _stderr(DEBIAN_BIN / "psql", *where, url, "-c", "SELECT 1", env=env)
+        assert_diagnosed(rule_id, said, how=f"psql 15 -h ... {url}")
+        said = _stderr(DEBIAN_BIN / "pg_dump", *where, url, env=env)
+        assert_diagnosed(rule_id, said, how=f"pg_dump 15 -h ... {url}")
+
+
+# --- restoring into a database that is not empty, or as another user ---------------------
+
+
+def _first_error(said: str, lines: int = 6) -> str:
+    """What a user pastes from a long pg_restore report: the lines up to and around its first error."""
+    kept = said.splitlines()
+    first = next(i for i, line in enumerate(kept) if "error:" in line or "ERROR:" in line)
+    return "\n".join(kept[max(0, first - 2) : first + lines])
+
+
+def test_restoring_into_a_database_that_is_not_empty(db: TestDatabase, tmp_path: Path) -> None:
+    archive, plain = tmp_path / "backup.dump", tmp_path / "backup.sql"
+    subprocess.run([bundled_bin() / "pg_dump", "-Fc", "-f", archive, db.url], check=True, capture_output=True)
+    subprocess.run([bundled_bin() / "pg_dump", "-Fp", "-f", plain, db.url], check=True, capture_output=True)
+    said = _stderr(bundled_bin() / "pg_restore", "-d", db.url, archive)
+    assert "already exists" in said
+    assert_diagnosed("restore-into-non-empty", _first_error(said), how="pg_restore 18 into the same database")
+    assert_diagnosed("restore-into-non-empty", said, how="pg_restore 18 into the same database, the whole report")
+    said = _stderr(bundled_bin() / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", plain, db.url)
+    assert_diagnosed("restore-into-non-empty", said, how="psql 18 -f backup.sql into the same database")
+
+
+def test_restoring_objects_owned_by_another_role(db: TestDatabase, tmp_path: Path) -> None:
+    archive = tmp_path / "backup.dump"
+    subprocess.run([bundled_bin() / "pg_dump", "-Fc", "-f", archive, db.url], check=True, capture_output=True)
+    db.execute("DROP ROLE IF EXISTS doctor_restorer; CREATE ROLE doctor_restorer LOGIN CREATEDB")
+    target = f"doctor_target_{db.name}"
+    db.execute(f"CREATE DATABASE {target} OWNER doctor_restorer")
+    try:
+        info = db.server.handle.get_postmaster_info()
+        url = f"postgresql://doctor_restorer@/{target}?host={info.socket_dir}&port={info.port}"
+        said = _stderr(bundled_bin() / "pg_restore", "-d", url, archive)
+        assert_diagnosed("restore-ownership", _first_error(said), how="pg_restore 18 of a backup owned by postgres")
+    finally:
+        db.execute(f"DROP DATABASE {target} WITH (FORCE)")
+        db.execute("DROP ROLE doctor_restorer")
+
+
+# --- a machine without IPv6 ---------------------------------------------------------------
+
+
+def test_an_ipv6_address_on_a_machine_without_ipv6() -> None:
+    # A private network namespace with IPv6 turned off, as in a container started without it.
+    setup = "ip link set lo up; sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.lo.disable_ipv6=1; "
+    probe = subprocess.run(["unshare", "-n", "sh", "-c", setup + "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        skip_or_fail(f"cannot make a network namespace without IPv6 here: {probe.stderr.strip()}")
+    python = "import psycopg\ntry: psycopg.connect({!r}, connect_timeout=2)\nexcept psycopg.Error as e: exit(str(e))"
+    for target in ("host=::1 port=5432 user=app dbname=neondb", "postgresql://app:pw@[2001:db8::5]:5432/neondb"):
+        for command, tool in (
+            ([DEBIAN_BIN / "psql", target, "-c", "SELECT 1"], "psql 15"),
+            ([bundled_bin() / "pg_dump", "-d", target], "pg_dump 18"),
+            ([sys.executable, "-c", python.format(target)], "psycopg"),
+        ):
+            line = " ".join(shlex.quote(str(part)) for part in command)
+            said = _stderr("unshare", "-n", "sh", "-c", setup + line)
+            assert_diagnosed("ipv6-unusable", said, how=f"{tool} to {target} in a network namespace without IPv6")
+
+
+# --- a server that crashes, recovers and shuts down ---------------------------------------
+
+
+def _connect_errors(server: DebianPg, seconds: float) -> list[psycopg.Error]:
+    errors: list[psycopg.Error] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            psycopg.connect(server.url("postgres"), connect_timeout=2).close()
+            break
+        except psycopg.OperationalError as exc:
+            errors.append(exc)
+            time.sleep(0.02)
+    return errors
+
+
+def test_a_server_that_crashes_recovers_and_shuts_down(tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = start_debian_pg(tmp_path_factory.mktemp("crashing"))
+    try:
+        # Over the Unix socket (no TLS): the server's last words reach the client in one piece.
+        local = f"host={server.folder} port={server.port} user=postgres dbname=postgres"
+        with psycopg.connect(local, autocommit=True) as bystander, psycopg.connect(local) as victim:
+            psql = subprocess.Popen(
+                [DEBIAN_BIN / "psql", local, "-c", "SELECT pg_sleep(20)"], stderr=subprocess.PIPE, text=True
+            )
+            time.sleep(0.5)
+            os.kill(victim.info.backend_pid, signal.SIGKILL)
+            said = psql.communicate(timeout=30)[1]
+            with pytest.raises(psycopg.OperationalError) as ended:
+                bystander.execute("SELECT 1")
+        assert_diagnosed("server-crashed", said, how="psql 15 in a query while another backend was killed (kill -9)")
+        # psycopg passes the server's warning to a notice handler and raises only the lost connection.
+        assert_error("connection-dropped", ended.value, how="psycopg, idle while another backend was killed")
+        recovering = [e for e in _connect_errors(server, 30) if "recovery mode" in str(e)]
+        if recovering:
+            assert_error("server-starting", recovering[0], how="connecting during crash recovery")
+        with psycopg.connect(server.url("postgres"), autocommit=True):
+            as_postgres(server.folder, str(server.bin / "pg_ctl"), "-m", "smart", "-W", "-D", str(server.data), "stop")
+            time.sleep(0.5)
+            refused = connect_error(server.url("postgres"))
+        assert_error("server-starting", refused, how="connecting during a smart shutdown")
+    finally:
+        server.stop()

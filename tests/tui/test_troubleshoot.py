@@ -11,6 +11,7 @@ from tests.tui.conftest import AppFactory
 from tests.tui.test_preflight import settle
 from wizard.core.doctor import load_rules, rule_by_id
 from wizard.tui.app import WizardApp
+from wizard.tui.problems import problem_from
 from wizard.tui.screens.connect import ConnectScreen
 from wizard.tui.screens.migrate import MigrateScreen
 from wizard.tui.screens.preflight import PreflightScreen
@@ -88,6 +89,31 @@ async def test_a_pasted_message_is_answered_like_doctor_without_its_password(mak
         await pilot.pause()
         answer = _text(app, "#answer")
         assert "Not recognized" in answer and "general checklist" in answer  # honest, not a guess
+
+
+async def test_a_message_with_two_likely_causes_is_answered_probably_and_if_not(make_app: AppFactory) -> None:
+    text = (
+        'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  no pg_hba.conf entry'
+        ' for host "203.0.113.7", user "alex", database "neondb", no encryption'
+    )
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        problem_from(app.state, psycopg.OperationalError(text), "Connect")
+        app.action_help("explain")
+        await pilot.pause()
+        app.screen.query_one("#paste", TextArea).text = text
+        await pilot.click("#explain-now")
+        await pilot.pause()
+        answer = " ".join(_text(app, "#answer").split())
+        assert answer.startswith(
+            "Probably: The server requires an encrypted (SSL) connection."
+            " If not: The server does not allow this connection."
+        )
+        assert "sslmode=require" in answer.split("If not:")[1]  # the likely answer's fix ...
+        assert "pg_hba.conf" in answer.split("If not:")[2]  # ... and the other's, after it
+        assert "Not recognized" not in answer and "general checklist" not in answer
+        latest = " ".join(_text(app, "#latest-text").split())
+        assert "Probably: The server requires an encrypted (SSL) connection." in latest and "If not:" in latest
 
 
 async def test_a_failed_connection_is_explained_on_screen_and_in_the_panel(

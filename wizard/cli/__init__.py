@@ -78,6 +78,7 @@ def _command(name: str | None) -> Command:
 
 def report_error(printer: Printer, error: BaseException) -> None:
     """The error, and the knowledge base's explanation of it: why, and what to do."""
+    from wizard.core.diagnosis_lines import explanation
     from wizard.core.doctor import explain  # see main()
 
     found = explain(error)
@@ -94,12 +95,12 @@ def report_error(printer: Printer, error: BaseException) -> None:
             printer.err("  The transaction was rolled back: nothing was changed.")
     for line in detail.splitlines():
         printer.err(f"  {line}")
-    if found.matched and found.id:
-        printer.err(f"  Why: {found.cause}")
-    elif not found.matched:
-        printer.err("  The wizard does not recognize this error and will not guess. A general checklist:")
-    for number, step in enumerate(found.fix, 1):
-        printer.err(f"  {number}. {step}" if len(found.fix) > 1 else f"  What to do: {step}")
+    for said in explanation(found, headings=False):
+        if said.kind == "unknown":  # the message is printed above
+            printer.err("  The wizard does not recognize this error and will not guess.")
+        else:
+            text = " ".join(part for part in (said.label, said.text) if part)
+            printer.err(f"    {text}" if said.kind == "step" else f"  {text}")
     if found.action_label:
         printer.err(f"  The guided wizard (run migration-wizard without a command) can {found.action_label} for you.")
     if found.doc:
@@ -248,11 +249,14 @@ def _failed(printer: Printer, error: BaseException, code: int) -> int:
     message = error.message if isinstance(error, WizardError) else (str(error).strip().splitlines() or [""])[0]
     problem: dict[str, object] = {
         "message": message,
-        "cause": found.cause if found.matched else None,
+        "cause": found.cause if found.recognized else None,
         "fix": list(found.fix),
+        "confidence": found.confidence,
     }
     if found.id:
         problem["rule"] = found.id
+    if found.alternatives:
+        problem["alternatives"] = [alternative.to_json() for alternative in found.alternatives]
     if isinstance(error, FailedAfterCommit):
         problem |= {"committed": error.committed, "step": error.step}
     if lines:

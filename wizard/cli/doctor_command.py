@@ -2,7 +2,8 @@
 
 Needs no database and imports no UI: it answers at once, for pasted text or a pipe
 (`pg_dump ... 2>&1 | migration-wizard doctor`). Exit status 0 when the error is
-recognized, 1 when it is not. Every line it prints passes through the password redactor.
+recognized, surely or probably ("Probably: X. If not: Y.", confidence high or medium), 1
+when it is not (low: unknown). Every line it prints passes through the password redactor.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import sys
 
 from wizard.cli.output import Printer
+from wizard.core.diagnosis_lines import explanation, summary
 from wizard.core.doctor import Diagnosis, diagnose
 from wizard.core.errors import InputError
 from wizard.core.redaction import secrets_in_text
@@ -38,21 +40,20 @@ def _echo(printer: Printer, found: Diagnosis, *, limit: int) -> None:
 
 
 def render(printer: Printer, found: Diagnosis) -> None:
-    """The diagnosis as text: what was understood, the cause, and the numbered fix."""
-    if found.matched:
-        printer.out(f"{found.title[:1].upper()}{found.title[1:]}.  [{found.id}]")
-        _echo(printer, found, limit=4)
-    else:
-        printer.out("Unknown error: the wizard does not recognize this message, and will not guess.")
+    """The diagnosis as text: what was understood, the cause, and the numbered fix (for a
+    probable answer, each answer with its own)."""
+    printer.out(summary(found) + (f"  [{found.id}]" if found.matched and found.id else ""))
+    if not found.recognized:
         printer.out("The message (passwords hidden):")
-        _echo(printer, found, limit=MAX_ECHO_LINES)
-    printer.out("")
-    printer.out(f"Cause: {found.cause}" if found.matched else "What to check:")
-    if found.matched:
-        printer.out("")
-        printer.out("What to do:")
-    for number, step in enumerate(found.fix, 1):
-        printer.out(f"  {number}. {step}")
+    _echo(printer, found, limit=4 if found.recognized else MAX_ECHO_LINES)
+    previous = ""
+    for line in explanation(found, why="Cause:", checklist="What to check:", headings=False):
+        if line.kind == "unknown":  # the message is echoed above
+            continue
+        if line.kind in ("heading", "label") or (line.kind == "why" and previous != "heading"):
+            printer.out("")
+        printer.out(f"  {line.text}" if line.kind == "step" else f"{line.label} {line.text}".strip())
+        previous = line.kind
     if found.action_label:
         printer.out("")
         printer.out(f"The wizard can do this for you: {found.action_label}.")
@@ -77,4 +78,4 @@ def cmd_doctor(args: argparse.Namespace, printer: Printer) -> int:
         printer.out(json.dumps(found.to_json(), indent=2))
     else:
         render(printer, found)
-    return 0 if found.matched else 1
+    return 0 if found.recognized else 1

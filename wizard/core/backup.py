@@ -187,7 +187,7 @@ def _run(
             f"pg_dump failed: {problem[0] if problem else f'exit status {code}'}",
             fix=found.fix,
             detail="\n".join(problem[1:]),
-            diagnosis=found if found.matched else None,
+            diagnosis=found if found.recognized else None,
         )
     return lines
 

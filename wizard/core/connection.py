@@ -315,7 +315,7 @@ def connect(
     except psycopg.Error as exc:
         raw = target.redact(str(exc).strip())
         found = diagnose(raw, sqlstate=getattr(exc, "sqlstate", None))
-        sentence = f"Cannot connect to {target.describe()}: {found.title}."
+        sentence = f"Cannot connect to {target.describe()}: {found.headline}."
         raise ConnectError(sentence, fix=found.fix, detail=raw, diagnosis=found) from None
     finally:
         if timer:

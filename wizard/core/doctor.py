@@ -14,12 +14,24 @@ How a message is matched, in this order:
    words the statement happens to contain.
 3. By exception class (`socket.gaierror`, `ConnectionRefusedError` ...), last.
 
-When several rules match, the one listed first in the file wins; the file lists the
-specific before the general, and an answer from the server (password, quota, missing
-database) before a network failure. So in a multi-attempt message where the IPv4
-address answered "password authentication failed" and the IPv6 address said "Network
-is unreachable", the diagnosis is the password: the server was reached and named the
-problem, while the other attempt only shows that one address has no route.
+A text may hold several messages: libpq reports every address and every TLS mode it
+tried (`connection to server at "A" ... failed: X`, then `... failed: Y`, on one line or
+several), and a pasted log holds several ERROR/FATAL lines and `pg_dump: error:` lines. Each
+is read on its own; within one, the rule listed first in the file wins (the file lists the
+specific before the general). Then the answers are weighed: a server's answer (password,
+quota, missing database, permission) outranks a refusal of an unencrypted attempt (libpq
+with sslmode=prefer tries again without TLS, and that attempt's refusal is only an echo),
+which outranks a lost connection or a network failure of one address. So in a multi-attempt
+message where the IPv4 address answered "password authentication failed" and the IPv6
+address said "Network is unreachable", the diagnosis is the password, with high confidence.
+
+Confidence: "high" for one answer; "medium" when two different answers remain (two servers
+said different things), when the rule is marked weak in the file (`confidence = "medium"`),
+or for `no pg_hba.conf entry ..., no encryption`, which means either that the server wants
+TLS or that this address, user or database is not allowed at all; the most likely answer
+comes first, the others are `alternatives`. "low" is an unknown error (a rule marked
+`confidence = "low"`, or a network failure beside a server message no rule knows, is only
+offered as an alternative). `matched` is true only for a high, single answer.
 
 An error no rule recognizes is reported as unknown, never guessed at: a wrong
 confident diagnosis is worse than an honest "unknown".
@@ -31,7 +43,8 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +91,37 @@ _NEW_MESSAGE = re.compile(
 )
 # Parts of a password that libpq took for a host name ('ss@host' from 'p@ss@host').
 _HOST_FRAGMENT = re.compile(r"((?:resolve host|translate host name)\s+['\"])([^'\"\s]+)@")
+# A name as a message quotes it, in any language's quotation marks ("x", »x«, „x“, «x», 「x」).
+_QUOTES = "\"\u00ab\u00bb\u201e\u201c\u201d\u300c\u300d\u300e\u300f\u201a\u2018\u2019"
+_QUOTED_NAME = re.compile(f"[{_QUOTES}]\\s?([^{_QUOTES}\\s]+)\\s?[{_QUOTES}]")
 _ENV_PASSWORD = re.compile(r"(\b[A-Z_]*PASSWORD\s*=\s*)(\S+)")
+
+CONFIDENCES = ("high", "medium", "low")
+# One attempt of several that libpq reports, wherever it starts (several share a line in
+# psycopg's "Multiple connection attempts" summary).
+_ATTEMPT = re.compile(r'connection to server (?:at|on socket) "[^"\n]*"[^\n]*? failed: ')
+# A server log line's prefix (log_line_prefix: time, [pid], user@db ...) before its severity.
+_LOG_PREFIX = re.compile(
+    r"^(?:\d{4}-\d\d-\d\d[ T]|[^\n]*\[\d+\])[^\n]*?\s"
+    r"(?=(?:LOG|ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|STATEMENT|QUERY|LOCATION):\s)"
+)
+# A line that starts another message: a severity (any language), a tool's "error:", a libpq
+# attempt, a Python exception's name.
+_STARTS_MESSAGE = re.compile(
+    r"^\s*(?:(?!(?:DETAIL|HINT|TIPP|ASTUCE|CONTEXT|KONTEXT|CONTEXTE|STATEMENT|QUERY|LOCATION|LINE|ZEILE|SQLSTATE)\b)[A-Z]{3,}:\s"
+    r"|[\w.]+: (?:error|fatal):|- host:|Multiple connection attempts|could not connect to server\b"
+    r"|connection (?:failed|is bad|to server)\b|[\w.]*(?:Error|Exception):\s)"
+)
+# A server's own words (not a client's "error:"), to notice one that no rule explains.
+_SERVER_SAID = re.compile(r"\b(?:FATAL|ERROR|PANIC):\s+\S")
+_NO_HBA_PLAIN = re.compile(r"no pg_hba\.conf entry .*(?:no encryption|SSL off)", re.IGNORECASE)
+# How much an answer weighs beside the answers of other attempts (lower wins): the server's
+# answer; the refusal of an unencrypted attempt and the rest of an aborted transaction (echoes
+# of another attempt's or statement's failure); a lost connection or one address's network
+# failure; and last "no route" (usually an IPv6 address on a network without IPv6).
+_ECHO = frozenset({"ssl-required", "transaction-aborted"})
+_NETWORK = frozenset({"connection-dropped", "host-not-found", "connection-refused", "timeout"})
+_NO_ROUTE = frozenset({"network-unreachable", "ipv6-unusable"})
 
 
 @dataclass(frozen=True)
@@ -93,14 +136,49 @@ class Rule:
     needs_text: bool = False
     action: str | None = None
     doc: str | None = None
+    confidence: str = "high"  # "medium" or "low" for a rule whose words do not settle the cause
+    # Object names that make this the rule, whatever the language: a message in a words its
+    # patterns cannot read (translated, or with only a SQLSTATE) takes it when it quotes one.
+    names: tuple[re.Pattern[str], ...] = ()
 
     def matches(self, text: str) -> bool:
         return bool(text) and any(p.search(text) for p in self.patterns)
 
+    def names_fit(self, text: str) -> bool | None:
+        """Whether a name the text quotes is one of `names`; None when it quotes none (or the
+        rule lists none): then the names cannot tell."""
+        quoted = _QUOTED_NAME.findall(text)
+        if not self.names or not quoted:
+            return None
+        return any(pattern.fullmatch(name) for pattern in self.names for name in quoted)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another answer that fits the message: "probably X; if not, this"."""
+
+    id: str
+    title: str
+    cause: str
+    fix: tuple[str, ...]
+    action: str | None = None
+    doc: str | None = None
+
+    @classmethod
+    def of(cls, rule: Rule) -> Alternative:
+        return cls(rule.id, rule.title, rule.cause, rule.fix, rule.action, rule.doc)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "cause": self.cause, "fix": list(self.fix)}
+
 
 @dataclass(frozen=True)
 class Diagnosis:
-    matched: bool
+    """The answer: for "high", the one cause and fix; for "medium", the most likely one (id,
+    title, cause, fix, action) with the others in `alternatives`; for "low", the unknown
+    error's checklist (with, in `alternatives`, what it might be)."""
+
+    matched: bool  # one confident answer (confidence "high", no alternatives)
     id: str | None
     title: str
     cause: str
@@ -109,13 +187,39 @@ class Diagnosis:
     doc: str | None = None
     sqlstate: str | None = None
     raw: str = ""  # the message as given, passwords redacted
+    confidence: str = "high"
+    alternatives: tuple[Alternative, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.confidence not in CONFIDENCES:
+            raise ValueError(f"confidence must be one of {CONFIDENCES}, not {self.confidence!r}")
+
+    @property
+    def recognized(self) -> bool:
+        """There is an answer to show (certain or probable), not the unknown checklist."""
+        return self.confidence != "low"
+
+    @property
+    def headline(self) -> str:
+        """A phrase: "the server refused ...", or "probably X; if not, Y" for a medium answer."""
+        if self.confidence != "medium":
+            return self.title
+        return "probably " + "".join([self.title, *(f"; if not, {alt.title}" for alt in self.alternatives)])
 
     @property
     def action_label(self) -> str | None:
         return ACTIONS.get(self.action) if self.action else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"matched": self.matched, "id": self.id, "title": self.title, "cause": self.cause, "fix": list(self.fix)}
+        return {
+            "matched": self.matched,
+            "id": self.id,
+            "title": self.title,
+            "cause": self.cause,
+            "fix": list(self.fix),
+            "confidence": self.confidence,
+            "alternatives": [alt.to_json() for alt in self.alternatives],
+        }
 
 
 def _rule(item: dict[str, Any]) -> Rule:
@@ -132,6 +236,8 @@ def _rule(item: dict[str, Any]) -> Rule:
             needs_text=bool(item.get("needs_text", False)),
             action=item.get("action"),
             doc=item.get("doc"),
+            confidence=str(item.get("confidence", "high")),
+            names=tuple(re.compile(n, re.IGNORECASE) for n in item.get("names", ())),
         )
     except (KeyError, re.error) as exc:
         raise ValueError(f"doctor rule {rule_id}: {exc}") from None
@@ -141,6 +247,7 @@ def _rule(item: dict[str, Any]) -> Rule:
         f"unknown action {rule.action!r}" if rule.action and rule.action not in ACTIONS else "",
         "bad SQLSTATE" if any(not _SQLSTATE.match(code) for code in rule.sqlstates) else "",
         "needs_text without patterns" if rule.needs_text and not rule.patterns else "",
+        f"confidence must be one of {CONFIDENCES}" if rule.confidence not in CONFIDENCES else "",
     ]
     if any(problems):
         raise ValueError(f"doctor rule {rule_id}: " + ", ".join(p for p in problems if p))
@@ -186,25 +293,93 @@ def find_rules(query: str) -> tuple[Rule, ...]:
 
 
 def diagnose(
-    text: str, *, sqlstate: str | None = None, exception_class: str | Iterable[str] | None = None
+    text: str,
+    *,
+    sqlstate: str | None = None,
+    exception_class: str | Iterable[str] | None = None,
+    rules: tuple[Rule, ...] | None = None,
 ) -> Diagnosis:
     """What `text` (an error message, pasted or from an exception) means and how to fix it."""
     text = text or ""
-    code = (sqlstate or "").strip().upper() or sqlstate_in(text)
+    rules = rules or load_rules()
+    given = (sqlstate or "").strip().upper() or None
+    code = given or sqlstate_in(text)
+    raw = redact_message(text.strip())
+    pieces = split_attempts(text)
+    found = [hit for hit in (_read(rules, piece, given or sqlstate_in(piece)) for piece in pieces) if hit]
+    if not found:  # a SQLSTATE on another line than its message
+        found = [hit for hit in (_read(rules, text, code),) if hit]
+    if not found and exception_class:
+        names = {exception_class} if isinstance(exception_class, str) else set(exception_class)
+        rule = next((rule for rule in rules if names & set(rule.exception_classes)), None)
+        found = [_Hit(rule, "", by_code=False)] if rule else []
+    if not found:
+        return _unknown(raw, code)
+    unexplained = any(_SERVER_SAID.search(line) and not _read(rules, line, None) for line in _message_lines(pieces))
+    return _weigh(found, rules, unexplained, code, raw)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """The rule one message (one attempt) reached."""
+
+    rule: Rule
+    text: str
+    by_code: bool  # by its SQLSTATE: the server said so, whatever the rule's confidence
+
+
+def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
+    """One message: by its SQLSTATE, then its message lines, its DETAIL/HINT lines, and last
+    the translations of login failures."""
     primary, details = split_message(text)
-    rules = load_rules()
     found = _by_sqlstate(rules, code, (primary, details)) if code else None
+    by_code = found is not None
     for part in (primary, details):
         found = found or next((rule for rule in rules if rule.matches(part)), None)
     if found is None and not code:
-        found = _by_translation(primary)
-    if found is None and exception_class:
-        names = {exception_class} if isinstance(exception_class, str) else set(exception_class)
-        found = next((rule for rule in rules if names & set(rule.exception_classes)), None)
-    raw = redact_message(text.strip())
-    if found is None:
-        return _unknown(raw, code)
-    return Diagnosis(True, found.id, found.title, found.cause, found.fix, found.action, found.doc, code, raw)
+        found = _by_translation(primary, rules)
+    return _Hit(found, text, by_code) if found else None
+
+
+def _rank(hit: _Hit) -> int:
+    if _NO_HBA_PLAIN.search(hit.text) or hit.rule.id in _ECHO:
+        return 1
+    return 3 if hit.rule.id in _NO_ROUTE else 2 if hit.rule.id in _NETWORK else 0
+
+
+def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: str | None, raw: str) -> Diagnosis:
+    """One answer from the answers of every message (see the module's docstring)."""
+    best = min(_rank(hit) for hit in found)
+    kept = [hit for hit in found if _rank(hit) == best]
+    order = {rule.id: number for number, rule in enumerate(rules)}
+    answers = sorted({hit.rule.id: hit.rule for hit in kept}.values(), key=lambda rule: order.get(rule.id, len(order)))
+    first, others = answers[0], answers[1:]
+    sure = [hit for hit in kept if hit.rule is first]
+    confidence = "high" if any(hit.by_code for hit in sure) else first.confidence
+    if first.id == "ssl-required" and all(_NO_HBA_PLAIN.search(hit.text) for hit in sure) and not others:
+        # Refused unencrypted, and no attempt shows more: the server may want TLS, or may not
+        # let this address, user or database in at all (then sslmode=require changes nothing).
+        others = [rule for rule in rules if rule.id == "no-pg-hba"]
+    if others:
+        confidence = "medium" if confidence == "high" else confidence
+    if best >= 2 and unexplained:  # a server said something no rule knows; the network failure is not the answer
+        confidence = "low"
+    alternatives = tuple(Alternative.of(rule) for rule in others)
+    if confidence == "low":
+        return replace(_unknown(raw, code), alternatives=(Alternative.of(first), *alternatives))
+    return Diagnosis(
+        confidence == "high" and not others,
+        first.id,
+        first.title,
+        first.cause,
+        first.fix,
+        first.action,
+        first.doc,
+        code,
+        raw,
+        confidence,
+        alternatives,
+    )
 
 
 def diagnose_exception(exc: BaseException) -> Diagnosis:
@@ -234,7 +409,7 @@ def explain(error: BaseException) -> Diagnosis:
     found = error.diagnosis
     if found is None:
         found = diagnose("\n".join(part for part in (error.message, error.detail) if part))
-        if not found.matched and error.fix:
+        if not found.recognized and error.fix:
             return Diagnosis(True, None, error.title.lower(), error.message, error.fix, raw=raw)
     if error.fix and error.fix != found.fix:
         # The wizard added a step of its own (say, "run status to see whether it committed").
@@ -242,32 +417,94 @@ def explain(error: BaseException) -> Diagnosis:
     return replace(found, raw=raw)
 
 
+@dataclass(frozen=True)
+class _Translated:
+    """One wording of a message in another language: its pattern (a group per name), the rule
+    it means, and the English message (msgid) with the order its names come in."""
+
+    source: str  # the pattern, compiled on first use: a few thousand wordings take ~0.5 s to compile
+    rule: str
+    msgid: str
+    order: tuple[int, ...]  # for each group, which %s of the msgid it fills
+    literal: str  # its longest word, lower-cased: a text without it cannot match (a cheap first test)
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _compiled(self.source)
+
+    def search(self, text: str, lowered: str) -> re.Match[str] | None:
+        return self.pattern.search(text) if self.literal in lowered else None
+
+    def english(self, match: re.Match[str]) -> str:
+        """The message as the English server would have said it, names and all."""
+        names = dict(zip(self.order, (name.strip() for name in match.groups()), strict=True))
+        parts = re.split(r"%(?:\d+\$)?s", self.msgid)
+        filled = [parts[0]]
+        for number, part in enumerate(parts[1:], 1):
+            filled += [names.get(number, ""), part]
+        return "".join(filled)
+
+
 @lru_cache(maxsize=1)
-def _translations() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """(a translated message as a pattern, rule id), from doctor_translations.toml: every
-    wording of every message in every language, in the file's order (the specific first)."""
+def _translations() -> tuple[_Translated, ...]:
+    """Every wording of every message in every language of doctor_translations.toml, in the
+    file's order (the specific first)."""
     with TRANSLATIONS_FILE.open("rb") as handle:
         data = tomllib.load(handle)
-    found: list[tuple[re.Pattern[str], str]] = []
+    found: list[_Translated] = []
     for message in data["message"]:
         for language, wordings in message["text"].items():  # the wordings its versions use
             if isinstance(wordings, str):
                 raise ValueError(f"{TRANSLATIONS_FILE.name}: {language} of {message['msgid']!r} is not a list")
             for text in wordings:
-                pieces = re.split(r"%(?:\d+\$)?s", str(text))  # a %s (or %1$s) stands for a name
-                if not "".join(pieces).strip():
-                    raise ValueError(f"{TRANSLATIONS_FILE.name}: {text!r} would match any message")
-                pattern = ".+?".join(r"\s+".join(map(re.escape, piece.split())) for piece in pieces)
-                found.append((re.compile(pattern, re.IGNORECASE), str(message["rule"])))
+                found.append(_translated(str(text), str(message["rule"]), str(message["msgid"])))
     return tuple(found)
 
 
-def _by_translation(text: str) -> Rule | None:
-    """A login failure a server sent in another language (it comes without a SQLSTATE)."""
+def _translated(text: str, rule: str, msgid: str) -> _Translated:
+    pieces = re.split(r"%(?:\d+\$)?s", text)  # a %s (or %1$s, in the translator's order) stands for a name
+    if not "".join(pieces).strip():
+        raise ValueError(f"{TRANSLATIONS_FILE.name}: {text!r} would match any message")
+    marks = re.findall(r"%(?:(\d+)\$)?s", text)
+    order = tuple(int(mark) if mark else number for number, mark in enumerate(marks, 1))
+    words = [r"\s+".join(map(re.escape, piece.split())) for piece in pieces]
+    # A quoted name stops at its closing quote; a name at the very end runs to the end of the
+    # line; elsewhere, a name runs to the words after it.
+    quoted = f"([^{_QUOTES}']+?)"
+    groups = [quoted if piece.rstrip()[-1:] in _QUOTES + "'" and piece.strip() else "(.+?)" for piece in pieces[:-1]]
+    if groups and not pieces[-1].strip() and groups[-1] == "(.+?)":
+        groups[-1] = "(.+)"
+    pattern = words[0] + "".join(group + word for group, word in zip(groups, words[1:], strict=True))
+    literal = max((word for piece in pieces for word in piece.split()), key=len).lower()
+    return _Translated(pattern, rule, msgid, order, literal)
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _by_translation(text: str, rules: tuple[Rule, ...]) -> Rule | None:
+    """A message a server sent in another language (it comes without a SQLSTATE): the rule its
+    translation is listed for, unless names decide (see below)."""
     if not text:
         return None
-    rule_id = next((rule_id for pattern, rule_id in _translations() if pattern.search(text)), None)
-    return rule_by_id(rule_id) if rule_id else None
+    lowered = text.lower()
+    for translated in _translations():
+        match = translated.search(text, lowered)
+        if match is None:
+            continue
+        listed = next((rule for rule in rules if rule.id == translated.rule), None)
+        if listed is None:
+            return None
+        # Where the names decide between rules of the same SQLSTATE (the migration's own objects
+        # or any other), the English rules read the message back in English, names included.
+        siblings = [rule for rule in rules if set(rule.sqlstates) & set(listed.sqlstates)]
+        if any(rule.names for rule in siblings):
+            english = translated.english(match)
+            return next((rule for rule in siblings if rule.matches(english)), listed)
+        return listed
+    return None
 
 
 def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> Rule | None:
@@ -276,8 +513,17 @@ def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> 
         specific = next((rule for rule in candidates if rule.matches(part)), None)
         if specific:
             return specific
-    # The text is not recognized (localized, or worded differently): the general rule for the code.
-    return next((rule for rule in candidates if not rule.needs_text), None)
+    # A translated message: read as its translation says (names included), among this code's rules.
+    translated = _by_translation(parts[0], tuple(candidates))
+    if translated is not None:
+        return translated
+    # The text is not recognized (worded differently): the general rule for the code, unless
+    # the names it quotes say it is not that rule's (then a sibling that needs no names).
+    text = "\n".join(parts)
+    general = [rule for rule in candidates if not rule.needs_text and rule.names_fit(text) is not False]
+    if general:
+        return general[0]
+    return next((rule for rule in candidates if not rule.names and any(r.names for r in candidates)), None)
 
 
 def _unknown(raw: str, code: str | None) -> Diagnosis:
@@ -287,7 +533,31 @@ def _unknown(raw: str, code: str | None) -> Diagnosis:
         cause = f"The wizard does not recognize this error, so it does not guess at a cause. The message says: {said}"
     else:
         cause = "No error text was given, so there is nothing to recognize."
-    return Diagnosis(False, None, UNKNOWN_TITLE, cause, GENERAL_CHECKLIST, sqlstate=code or None, raw=raw)
+    return Diagnosis(
+        False, None, UNKNOWN_TITLE, cause, GENERAL_CHECKLIST, sqlstate=code or None, raw=raw, confidence="low"
+    )
+
+
+def split_attempts(text: str) -> list[str]:
+    """The messages in a text: each attempt libpq reports (also several on one line), each
+    ERROR/FATAL line of a pasted log (its prefix of time and process left out) and each
+    `pg_dump: error:` line, with the DETAIL, HINT and quoted lines that follow it."""
+    messages: list[list[str]] = []
+    for line in text.splitlines():
+        line = _LOG_PREFIX.sub("", line, count=1)
+        cuts = [0, *(match.start() for match in _ATTEMPT.finditer(line)), len(line)]
+        head, *tails = [line[start:end] for start, end in pairwise(cuts)]
+        if head.strip() or not tails:
+            if messages and not _STARTS_MESSAGE.match(head):
+                messages[-1].append(head)
+            else:
+                messages.append([head])
+        messages += [[tail] for tail in tails]
+    return [joined for joined in ("\n".join(lines) for lines in messages) if joined.strip()]
+
+
+def _message_lines(pieces: list[str]) -> list[str]:
+    return [line for piece in pieces for line in split_message(piece)[0].splitlines()]
 
 
 def sqlstate_in(text: str) -> str | None:

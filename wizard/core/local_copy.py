@@ -132,7 +132,7 @@ class LocalCopy:
             found = diagnose(str(error))
             raise RehearsalFailed(
                 f"The copy could not be restored: {said}",
-                fix=found.fix if found.matched else ("Take a new backup and rehearse again.", WITHOUT_REHEARSAL),
+                fix=found.fix if found.recognized else ("Take a new backup and rehearse again.", WITHOUT_REHEARSAL),
             ) from None
         return [_classify(p.object, p.message, p.detail) for p in problems]
 

@@ -88,9 +88,12 @@ class SessionReport:
         lines += self._statements() or ["Nothing was run."]
         if self.problem is not None:
             lines += ["", "## What went wrong and what to do", ""]
-            if self.problem.matched and self.problem.id:
-                lines += [f"{self.problem.cause} (rule {self.problem.id})", ""]
-            lines += [f"{number}. {step}" for number, step in enumerate(self.problem.fix, 1)]
+            # The same words as the screens and commands: probable answers with their alternatives.
+            from wizard.core.diagnosis_lines import explanation, plain
+
+            lines += plain(explanation(self.problem), indent="   ")
+            if self.problem.id:
+                lines += ["", f"(rule {self.problem.id}, confidence {self.problem.confidence})"]
         lines += ["", "## Schema before and after", ""]
         for table in sorted(set(self.before) | set(self.after)):
             lines += self._side_by_side(table)

@@ -208,9 +208,9 @@ def _failed(conn: psycopg.Connection[Any], error: psycopg.Error, backup: DumpFil
         if holders:
             primary += "; held by " + "; ".join(dict.fromkeys(h.describe() for h in holders))
     found = diagnose(str(error), sqlstate=error.sqlstate)
-    fix = found.fix if found.matched else ("Check that the backup is of this database, and that this user owns it.",)
+    fix = found.fix if found.recognized else ("Check that the backup is of this database, and that this user owns it.",)
     return RestoreFailed(
         f"The restore failed and was rolled back, so nothing changed: {primary}",
         fix=fix,
-        diagnosis=found if found.matched else None,
+        diagnosis=found if found.recognized else None,
     )

@@ -99,7 +99,7 @@ def _run_check(ctx: _Context, spec: CheckSpec) -> CheckResult:
 def _fix(exc: psycopg.Error) -> tuple[str, ...]:
     """What the knowledge base says to do about a database error a check met (none if unknown)."""
     found = diagnose_exception(exc)
-    return found.fix if found.matched else ()
+    return found.fix if found.recognized else ()
 
 
 def _columns(ctx: _Context, spec: CheckSpec) -> CheckResult:

@@ -17,7 +17,7 @@ from wizard.tui.state import FlowState
 @dataclass(frozen=True)
 class Problem:
     what: str  # one plain sentence: what failed
-    diagnosis: Diagnosis  # why, and what to do (the rule's fix, or the general checklist)
+    diagnosis: Diagnosis  # why, and what to do (the rule's fix, "probably X; if not, Y", or the general checklist)
     step: str = ""  # the step of the flow where it happened
 
     @property
@@ -48,6 +48,10 @@ def problem_from(state: FlowState, error: BaseException, step: str = "") -> Prob
         cause=clean(found.cause),
         fix=tuple(clean(step) for step in found.fix),
         raw=clean(found.raw),
+        alternatives=tuple(
+            replace(alt, title=clean(alt.title), cause=clean(alt.cause), fix=tuple(clean(step) for step in alt.fix))
+            for alt in found.alternatives
+        ),
     )
     problem = Problem(clean(what), found, step)
     state.last_problem = problem

@@ -20,7 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static, TabbedContent, TabPane, TextArea
 from textual.widgets.option_list import Option
 
-from wizard.core.doctor import Rule, diagnose, find_rules, redact_message, rule_by_id
+from wizard.core.diagnosis_lines import capital, summary
+from wizard.core.doctor import Diagnosis, Rule, diagnose, find_rules, redact_message, rule_by_id
 from wizard.tui.problems import Problem
 from wizard.tui.widgets.problem_box import action_button_label, diagnosis_markup
 
@@ -40,6 +41,11 @@ def rule_markup(rule: Rule) -> str:
     if rule.doc:
         lines.append(f"[dim]More: {escape(rule.doc)}[/]")
     return "\n".join(lines)
+
+
+def _title(found: Diagnosis) -> str:
+    """The heading: the title, or "Probably: X. If not: Y." for an answer that is not sure."""
+    return summary(found) if found.confidence == "medium" else capital(found.title)
 
 
 class TroubleshootScreen(ModalScreen[str | None]):
@@ -111,8 +117,7 @@ class TroubleshootScreen(ModalScreen[str | None]):
         if problem is None:
             return escape(NO_ERROR)
         where = f"[dim]On the {escape(problem.step)} step.[/]\n" if problem.step else ""
-        title = problem.diagnosis.title
-        heading = f"[b]{escape(title[0].upper() + title[1:])}[/]\n" if problem.diagnosis.id else ""
+        heading = f"[b]{escape(_title(problem.diagnosis))}[/]\n" if problem.diagnosis.id else ""
         note = ""
         if problem.action and not self.actions:
             label = escape(problem.diagnosis.action_label or "")
@@ -132,9 +137,8 @@ class TroubleshootScreen(ModalScreen[str | None]):
             answer.update("Paste the error text above first.")
             return
         found = diagnose(text)
-        title = found.title[0].upper() + found.title[1:]
-        lines = [f"[b]{escape(title)}[/]" + (f"  [dim](rule {escape(found.id)})[/]" if found.id else "")]
-        lines.append(diagnosis_markup(found))
+        rule = f"  [dim](rule {escape(found.id)})[/]" if found.matched and found.id else ""
+        lines = [f"[b]{escape(_title(found))}[/]" + rule, diagnosis_markup(found)]
         answer.update("\n".join(lines))
 
     # --- every known problem -----------------------------------------------------------

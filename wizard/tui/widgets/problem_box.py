@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from wizard.core.diagnosis_lines import Line, explanation
 from wizard.core.doctor import ACTIONS, Diagnosis
 from wizard.tui.problems import Problem
 
@@ -27,16 +28,12 @@ class Fixer(Protocol):
 
 
 def diagnosis_markup(found: Diagnosis, what: str = "") -> str:
-    """Console markup: the failure, the rule's cause, numbered steps, the raw message."""
+    """Console markup: the failure, the cause and numbered steps of each answer (one, or
+    "Probably ... If not ..."), the raw message."""
     lines: list[str] = []
     if what:
         lines.append(f"[b red]{escape(what)}[/]")
-    if found.matched:
-        lines.append(f"[b]Why:[/] {escape(found.cause)}" if found.id else "")
-    else:
-        lines.append(f"[b]Not recognized.[/] {escape(found.cause)}")
-    lines.append("[b]What to do:[/]" if found.matched else "[b]A general checklist:[/]")
-    lines += [f"  {number}. {escape(step)}" for number, step in enumerate(found.fix, 1)]
+    lines += [_markup(line) for line in explanation(found, headings=False)]
     if found.doc:
         lines.append(f"  More: {escape(found.doc)}")
     raw = [line for line in found.raw.splitlines() if line.strip()]
@@ -45,6 +42,15 @@ def diagnosis_markup(found: Diagnosis, what: str = "") -> str:
         lines.append("[dim]The message:[/]")
         lines += [f"[dim]  {escape(line)}[/]" for line in shown]
     return "\n".join(line for line in lines if line)
+
+
+def _markup(line: Line) -> str:
+    text = escape(line.text)
+    if line.kind == "step":
+        return f"  {text}"
+    if line.kind in ("heading", "label"):
+        return f"[b]{escape(line.label)} {text}[/]" if line.label else f"[b]{text}[/]"
+    return f"[b]{escape(line.label)}[/] {text}" if line.label else text
 
 
 def action_button_label(action: str) -> str:

@@ -1,0 +1,203 @@
+"""How sure the doctor is: one confident answer, "probably X; if not, Y", or an honest
+"unknown". A text with several attempts or several log lines is read message by message, and a
+server's answer outweighs the echo of a fallback attempt and the network failure of one address."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wizard.core.diagnosis_lines import explanation, summary
+from wizard.core.doctor import (
+    GENERAL_CHECKLIST,
+    UNKNOWN_TITLE,
+    Diagnosis,
+    diagnose,
+    explain,
+    load_rules,
+    rule_by_id,
+    split_attempts,
+)
+from wizard.core.errors import InputError
+
+HOST = '"ep-cool-darkness-123456.us-east-2.aws.neon.tech"'
+
+
+def attempt(address: str, said: str) -> str:
+    return f"connection to server at {HOST} ({address}), port 5432 failed: {said}"
+
+
+PASSWORD = 'FATAL:  password authentication failed for user "alex"'
+INSECURE = "ERROR:  connection is insecure (try using `sslmode=require`)"
+NO_ROUTE = "Network is unreachable\n\tIs the server running on that host and accepting TCP/IP connections?"
+NO_HBA = 'FATAL:  no pg_hba.conf entry for host "203.0.113.7", user "alex", database "neondb", {}'
+
+
+def ids(found: Diagnosis) -> list[str | None]:
+    return [found.id, *(alt.id for alt in found.alternatives)]
+
+
+def test_a_password_refused_over_tls_outweighs_the_plain_attempts_insecure_refusal() -> None:
+    # sslmode=prefer: libpq tries TLS (the password is wrong), then plain (refused as insecure).
+    for text in (
+        "psql: error: " + attempt("3.18.12.115", PASSWORD) + "\n" + attempt("3.18.12.115", INSECURE),
+        attempt("3.18.12.115", INSECURE) + " " + attempt("3.18.12.115", PASSWORD),  # one line, other order
+        f"{INSECURE}\n{PASSWORD}",  # the same two lines pasted from a log
+    ):
+        found = diagnose(text)
+        assert (found.id, found.confidence, found.matched) == ("password-failed", "high", True), text
+        assert found.alternatives == ()
+
+
+def test_an_unreachable_ipv6_address_beside_a_refused_password_is_the_password_for_sure() -> None:
+    text = attempt("2600:1f18:1c1b:ea1c::1", NO_ROUTE) + "\n" + attempt("52.1.58.3", PASSWORD)
+    found = diagnose(text)
+    assert (found.id, found.confidence, found.matched) == ("password-failed", "high", True)
+
+
+def test_two_servers_with_two_different_answers_give_the_likely_one_and_the_other() -> None:
+    text = (
+        attempt("10.0.0.1", 'FATAL:  database "shop" does not exist')
+        + "\n"
+        + attempt("10.0.0.2", 'FATAL:  password authentication failed for user "alex"')
+    )
+    found = diagnose(text)
+    assert found.confidence == "medium" and not found.matched
+    assert ids(found) == ["password-failed", "database-missing"]  # in the rules file's order
+    assert found.title == rule_by_id("password-failed").title and found.fix == rule_by_id("password-failed").fix
+    assert found.alternatives[0].fix == rule_by_id("database-missing").fix
+    assert found.headline == (
+        "probably the server refused the user name or password; if not, the database does not exist"
+    )
+
+
+@pytest.mark.parametrize("plain", ["no encryption", "SSL off"])
+def test_no_pg_hba_entry_for_a_plain_connection_is_probably_tls_and_if_not_not_allowed(plain: str) -> None:
+    found = diagnose(attempt("10.0.0.5", NO_HBA.format(plain)))
+    assert found.confidence == "medium" and not found.matched
+    assert ids(found) == ["ssl-required", "no-pg-hba"]
+    assert found.action == "add_sslmode_require"  # the fix the wizard can make is the likely one's
+    assert summary(found) == (
+        "Probably: The server requires an encrypted (SSL) connection."
+        " If not: The server does not allow this connection."
+    )
+
+
+@pytest.mark.parametrize("encrypted", ["SSL encryption", "SSL on", "GSS encryption"])
+def test_no_pg_hba_entry_for_an_encrypted_connection_means_not_allowed_at_all(encrypted: str) -> None:
+    alone = diagnose(attempt("10.0.0.5", NO_HBA.format(encrypted)))
+    assert (alone.id, alone.confidence, alone.matched) == ("no-pg-hba", "high", True)
+    # Both attempts refused: TLS was tried and refused too, so sslmode=require would change nothing.
+    plain = attempt("10.0.0.5", NO_HBA.format("no encryption"))
+    both = diagnose(attempt("10.0.0.5", NO_HBA.format(encrypted)) + "\n" + plain)
+    assert (both.id, both.confidence, both.alternatives) == ("no-pg-hba", "high", ())
+
+
+def test_a_password_refused_over_tls_outweighs_no_pg_hba_entry_for_the_plain_attempt() -> None:
+    text = attempt("10.0.0.5", PASSWORD) + "\n" + attempt("10.0.0.5", NO_HBA.format("no encryption"))
+    found = diagnose(text)
+    assert (found.id, found.confidence, found.matched) == ("password-failed", "high", True)
+
+
+def test_a_pasted_log_is_read_line_by_line_and_the_first_error_outweighs_its_consequence() -> None:
+    log = (
+        "2024-05-01 10:00:00.120 UTC [4923] alex@neondb ERROR:  deadlock detected\n"
+        "2024-05-01 10:00:00.120 UTC [4923] alex@neondb DETAIL:  Process 4923 waits for ShareLock; blocked by 4924.\n"
+        "2024-05-01 10:00:00.121 UTC [4923] alex@neondb STATEMENT:  UPDATE attachments SET x = 1 -- timed out\n"
+        "2024-05-01 10:00:01.000 UTC [4923] alex@neondb ERROR:  current transaction is aborted, commands ignored"
+        " until end of transaction block"
+    )
+    found = diagnose(log)
+    assert (found.id, found.confidence) == ("deadlock", "high")
+    two = log.replace("deadlock detected", 'permission denied for table "attachments"') + (
+        "\n2024-05-01 10:00:02.000 UTC [4925] alex@neondb ERROR:  canceling statement due to lock timeout"
+    )
+    found = diagnose(two)
+    assert found.confidence == "medium" and ids(found) == ["lock-timeout", "permission-denied"]
+
+
+def test_a_network_failure_beside_a_server_message_nobody_knows_is_not_the_answer() -> None:
+    text = attempt("10.0.0.5", "FATAL:  the flux capacitor refused to engage") + "\n" + attempt("2001:db8::5", NO_ROUTE)
+    found = diagnose(text)
+    assert found.confidence == "low" and not found.matched and found.id is None
+    assert found.title == UNKNOWN_TITLE and found.fix == GENERAL_CHECKLIST
+    assert [alt.id for alt in found.alternatives] == ["network-unreachable"]  # what it might be, no more
+    lost = diagnose("FATAL:  the flux capacitor refused to engage\nserver closed the connection unexpectedly")
+    assert lost.confidence == "low" and [alt.id for alt in lost.alternatives] == ["connection-dropped"]
+
+
+def test_the_attempts_of_one_line_are_read_one_by_one() -> None:
+    line = (
+        "- host: 'h', port: None, hostaddr: '52.1.58.3': connection failed: " + attempt("52.1.58.3", PASSWORD)
+        + " " + attempt("2600::1", "Network is unreachable")
+    )  # fmt: skip
+    pieces = split_attempts("Multiple connection attempts failed. All failures were:\n" + line)
+    assert pieces[0].startswith("Multiple connection attempts")
+    assert pieces[1].startswith("- host: 'h'") and pieces[2].endswith('"alex" ') and "(2600::1)" in pieces[3]
+    assert len(pieces) == 4
+
+
+def _rules(tmp_path: Path, confidence: str) -> Path:
+    path = tmp_path / f"rules-{confidence}.toml"
+    path.write_text(
+        '[[rule]]\nid = "flux"\ntitle = "the flux capacitor is off"\ncause = "c"\nfix = ["Turn it on."]\n'
+        f'patterns = ["flux capacitor"]\nsqlstates = ["XX001"]\nconfidence = "{confidence}"\n'
+    )
+    return path
+
+
+def test_a_weak_rule_alone_is_probable_or_only_a_possibility(tmp_path: Path) -> None:
+    medium = diagnose("ERROR:  the flux capacitor is off", rules=load_rules(_rules(tmp_path, "medium")))
+    assert (medium.id, medium.confidence, medium.matched, medium.alternatives) == ("flux", "medium", False, ())
+    low = diagnose("ERROR:  the flux capacitor is off", rules=load_rules(_rules(tmp_path, "low")))
+    assert (low.id, low.confidence, low.matched, low.title) == (None, "low", False, UNKNOWN_TITLE)
+    assert [alt.id for alt in low.alternatives] == ["flux"]
+    # The server's SQLSTATE settles what the words alone do not.
+    sure = diagnose("ERROR:  the flux capacitor is off", sqlstate="XX001", rules=load_rules(_rules(tmp_path, "low")))
+    assert (sure.id, sure.confidence, sure.matched) == ("flux", "high", True)
+
+
+def test_a_rule_with_an_unknown_confidence_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="confidence"):
+        load_rules(_rules(tmp_path, "certain"))
+
+
+def test_matched_means_one_confident_answer_and_json_carries_the_alternatives() -> None:
+    texts = [
+        attempt("10.0.0.5", PASSWORD),
+        attempt("10.0.0.5", NO_HBA.format("no encryption")),
+        "the flux capacitor refused to engage",
+        attempt("10.0.0.1", 'FATAL:  database "shop" does not exist') + "\n" + attempt("10.0.0.2", PASSWORD),
+    ]
+    for text in texts:
+        found = diagnose(text)
+        assert found.matched is (found.confidence == "high" and not found.alternatives)
+        data = json.loads(json.dumps(found.to_json()))
+        assert set(data) == {"matched", "id", "title", "cause", "fix", "confidence", "alternatives"}
+        assert data["confidence"] in ("high", "medium", "low")
+        for alt in data["alternatives"]:
+            assert set(alt) == {"id", "title", "cause", "fix"} and alt["fix"]
+    medium = diagnose(texts[1]).to_json()
+    assert medium["alternatives"][0]["id"] == "no-pg-hba" and medium["matched"] is False
+
+
+def test_every_renderer_gets_probably_and_if_not_with_both_fixes() -> None:
+    found = diagnose(attempt("10.0.0.5", NO_HBA.format("no encryption")))
+    lines = explanation(found)
+    headings = [(line.label, line.text) for line in lines if line.kind == "heading"]
+    assert headings == [
+        ("Probably:", "The server requires an encrypted (SSL) connection.  [ssl-required]"),
+        ("If not:", "The server does not allow this connection.  [no-pg-hba]"),
+    ]
+    steps = [line.text for line in lines if line.kind == "step"]
+    assert steps[-1] == "1. " + rule_by_id("no-pg-hba").fix[0] and "sslmode=require" in steps[0]
+    confident = explanation(diagnose(attempt("10.0.0.5", PASSWORD)), headings=False)
+    assert [line.kind for line in confident][:2] == ["why", "label"]  # no "Probably" for a sure answer
+
+
+def test_a_wizard_error_keeps_a_probable_answer_instead_of_its_own_sentence() -> None:
+    error = InputError("Cannot connect.", fix=("Check the URL.",), detail=attempt("10.0.0.5", NO_HBA.format("SSL off")))
+    found = explain(error)
+    assert found.confidence == "medium" and ids(found) == ["ssl-required", "no-pg-hba"]
