@@ -39,8 +39,9 @@ from tools.server_translations import (
     variants,
     wordings,
 )
-from wizard.core import doctor
-from wizard.core.doctor import TRANSLATIONS_FILE, diagnose
+from wizard.core import translated_messages
+from wizard.core.doctor import diagnose
+from wizard.core.translated_messages import TRANSLATIONS_FILE
 
 PINNED = load_pinned()
 ALL = load_all()
@@ -224,7 +225,7 @@ def test_the_shipped_file_holds_each_wording_once_with_the_versions_that_use_it(
     # libpq 14 and 15 end a message with a newline, 16 to 18 not: one wording for both.
     timeout = wordings(ALL["libpq"], Message("libpq", "timeout expired"))["de"]
     assert list(timeout) == ["Zeitüberschreitung abgelaufen"] or len(timeout) < 3
-    assert len(doctor._translations()) == sum(
+    assert len(translated_messages.wordings()) == sum(
         len(set(texts) - SHARED) for _, message in ORDERED for texts in wordings(ALL[message.domain], message).values()
     )
 
@@ -320,13 +321,13 @@ def test_a_translations_file_that_is_not_lists_of_wordings_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = tmp_path / "translations.toml"
-    monkeypatch.setattr(doctor, "TRANSLATIONS_FILE", broken)
+    monkeypatch.setattr(translated_messages, "TRANSLATIONS_FILE", broken)
     broken.write_text('[[message]]\nrule = "password-failed"\nmsgid = "x"\n[message.text]\n"de" = "falsch %s"\n')
     with pytest.raises(ValueError, match="not a list"):
-        doctor._translations.__wrapped__()
+        translated_messages.wordings.__wrapped__()
     broken.write_text('[[message]]\nrule = "password-failed"\nmsgid = "x"\n[message.text]\n"de" = [" %s "]\n')
     with pytest.raises(ValueError, match="would match any message"):
-        doctor._translations.__wrapped__()
+        translated_messages.wordings.__wrapped__()
 
 
 def test_a_translated_message_with_a_sqlstate_still_goes_by_the_code() -> None:

@@ -43,13 +43,14 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import cache, lru_cache
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from wizard.core.translated_messages import QUOTES, wordings
+
 RULES_FILE = Path(__file__).with_name("doctor_rules.toml")
-TRANSLATIONS_FILE = Path(__file__).with_name("doctor_translations.toml")
 
 # What the wizard can do for the user; the UI offers it as an action.
 ACTIONS: dict[str, str] = {
@@ -92,8 +93,7 @@ _NEW_MESSAGE = re.compile(
 # Parts of a password that libpq took for a host name ('ss@host' from 'p@ss@host').
 _HOST_FRAGMENT = re.compile(r"((?:resolve host|translate host name)\s+['\"])([^'\"\s]+)@")
 # A name as a message quotes it, in any language's quotation marks ("x", »x«, „x“, «x», 「x」).
-_QUOTES = "\"\u00ab\u00bb\u201e\u201c\u201d\u300c\u300d\u300e\u300f\u201a\u2018\u2019"
-_QUOTED_NAME = re.compile(f"[{_QUOTES}]\\s?([^{_QUOTES}\\s]+)\\s?[{_QUOTES}]")
+_QUOTED_NAME = re.compile(f"[{QUOTES}]\\s?([^{QUOTES}\\s]+)\\s?[{QUOTES}]")
 _ENV_PASSWORD = re.compile(r"(\b[A-Z_]*PASSWORD\s*=\s*)(\S+)")
 
 CONFIDENCES = ("high", "medium", "low")
@@ -417,80 +417,13 @@ def explain(error: BaseException) -> Diagnosis:
     return replace(found, raw=raw)
 
 
-@dataclass(frozen=True)
-class _Translated:
-    """One wording of a message in another language: its pattern (a group per name), the rule
-    it means, and the English message (msgid) with the order its names come in."""
-
-    source: str  # the pattern, compiled on first use: a few thousand wordings take ~0.5 s to compile
-    rule: str
-    msgid: str
-    order: tuple[int, ...]  # for each group, which %s of the msgid it fills
-    literal: str  # its longest word, lower-cased: a text without it cannot match (a cheap first test)
-
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        return _compiled(self.source)
-
-    def search(self, text: str, lowered: str) -> re.Match[str] | None:
-        return self.pattern.search(text) if self.literal in lowered else None
-
-    def english(self, match: re.Match[str]) -> str:
-        """The message as the English server would have said it, names and all."""
-        names = dict(zip(self.order, (name.strip() for name in match.groups()), strict=True))
-        parts = re.split(r"%(?:\d+\$)?s", self.msgid)
-        filled = [parts[0]]
-        for number, part in enumerate(parts[1:], 1):
-            filled += [names.get(number, ""), part]
-        return "".join(filled)
-
-
-@lru_cache(maxsize=1)
-def _translations() -> tuple[_Translated, ...]:
-    """Every wording of every message in every language of doctor_translations.toml, in the
-    file's order (the specific first)."""
-    with TRANSLATIONS_FILE.open("rb") as handle:
-        data = tomllib.load(handle)
-    found: list[_Translated] = []
-    for message in data["message"]:
-        for language, wordings in message["text"].items():  # the wordings its versions use
-            if isinstance(wordings, str):
-                raise ValueError(f"{TRANSLATIONS_FILE.name}: {language} of {message['msgid']!r} is not a list")
-            for text in wordings:
-                found.append(_translated(str(text), str(message["rule"]), str(message["msgid"])))
-    return tuple(found)
-
-
-def _translated(text: str, rule: str, msgid: str) -> _Translated:
-    pieces = re.split(r"%(?:\d+\$)?s", text)  # a %s (or %1$s, in the translator's order) stands for a name
-    if not "".join(pieces).strip():
-        raise ValueError(f"{TRANSLATIONS_FILE.name}: {text!r} would match any message")
-    marks = re.findall(r"%(?:(\d+)\$)?s", text)
-    order = tuple(int(mark) if mark else number for number, mark in enumerate(marks, 1))
-    words = [r"\s+".join(map(re.escape, piece.split())) for piece in pieces]
-    # A quoted name stops at its closing quote; a name at the very end runs to the end of the
-    # line; elsewhere, a name runs to the words after it.
-    quoted = f"([^{_QUOTES}']+?)"
-    groups = [quoted if piece.rstrip()[-1:] in _QUOTES + "'" and piece.strip() else "(.+?)" for piece in pieces[:-1]]
-    if groups and not pieces[-1].strip() and groups[-1] == "(.+?)":
-        groups[-1] = "(.+)"
-    pattern = words[0] + "".join(group + word for group, word in zip(groups, words[1:], strict=True))
-    literal = max((word for piece in pieces for word in piece.split()), key=len).lower()
-    return _Translated(pattern, rule, msgid, order, literal)
-
-
-@cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
-
-
 def _by_translation(text: str, rules: tuple[Rule, ...]) -> Rule | None:
     """A message a server sent in another language (it comes without a SQLSTATE): the rule its
     translation is listed for, unless names decide (see below)."""
     if not text:
         return None
     lowered = text.lower()
-    for translated in _translations():
+    for translated in wordings():
         match = translated.search(text, lowered)
         if match is None:
             continue

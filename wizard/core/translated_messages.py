@@ -1,0 +1,87 @@
+"""Error messages in other languages, from doctor_translations.toml: each wording as a pattern
+with a group per name, the rule its English reaches, and a way back to the English message.
+
+A server whose lc_messages is not English sends its messages translated, libpq and the C
+library translate theirs, and a message pasted from a log often comes without its SQLSTATE:
+then only the words tell what it is. The file is rendered by tools/server_translations.py
+from the message catalogs of PostgreSQL 14 to 18 (and glibc) pinned in tools/catalogs/.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+TRANSLATIONS_FILE = Path(__file__).with_name("doctor_translations.toml")
+# The quotation marks messages put around a name, in any language ("x", »x«, „x“, «x», 「x」).
+QUOTES = '"\u00ab\u00bb\u201e\u201c\u201d\u300c\u300d\u300e\u300f\u201a\u2018\u2019'
+
+
+@dataclass(frozen=True)
+class Translated:
+    """One wording of a message in another language: its pattern (a group per name), the rule
+    it means, and the English message (msgid) with the order its names come in."""
+
+    source: str  # the pattern, compiled on first use: a few thousand wordings take ~0.5 s to compile
+    rule: str
+    msgid: str
+    order: tuple[int, ...]  # for each group, which %s of the msgid it fills
+    literal: str  # its longest word, lower-cased: a text without it cannot match (a cheap first test)
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _compiled(self.source)
+
+    def search(self, text: str, lowered: str) -> re.Match[str] | None:
+        return self.pattern.search(text) if self.literal in lowered else None
+
+    def english(self, match: re.Match[str]) -> str:
+        """The message as the English server would have said it, names and all."""
+        names = dict(zip(self.order, (name.strip() for name in match.groups()), strict=True))
+        parts = re.split(r"%(?:\d+\$)?s", self.msgid)
+        filled = [parts[0]]
+        for number, part in enumerate(parts[1:], 1):
+            filled += [names.get(number, ""), part]
+        return "".join(filled)
+
+
+@lru_cache(maxsize=1)
+def wordings() -> tuple[Translated, ...]:
+    """Every wording of every message in every language of doctor_translations.toml, in the
+    file's order (the specific first)."""
+    with TRANSLATIONS_FILE.open("rb") as handle:
+        data = tomllib.load(handle)
+    found: list[Translated] = []
+    for message in data["message"]:
+        for language, texts in message["text"].items():  # the wordings its versions use
+            if isinstance(texts, str):
+                raise ValueError(f"{TRANSLATIONS_FILE.name}: {language} of {message['msgid']!r} is not a list")
+            for text in texts:
+                found.append(_wording(str(text), str(message["rule"]), str(message["msgid"])))
+    return tuple(found)
+
+
+def _wording(text: str, rule: str, msgid: str) -> Translated:
+    pieces = re.split(r"%(?:\d+\$)?s", text)  # a %s (or %1$s, in the translator's order) stands for a name
+    if not "".join(pieces).strip():
+        raise ValueError(f"{TRANSLATIONS_FILE.name}: {text!r} would match any message")
+    marks = re.findall(r"%(?:(\d+)\$)?s", text)
+    order = tuple(int(mark) if mark else number for number, mark in enumerate(marks, 1))
+    words = [r"\s+".join(map(re.escape, piece.split())) for piece in pieces]
+    # A quoted name stops at its closing quote; a name at the very end runs to the end of the
+    # line; elsewhere, a name runs to the words after it.
+    quoted = f"([^{QUOTES}']+?)"
+    groups = [quoted if piece.rstrip()[-1:] in QUOTES + "'" and piece.strip() else "(.+?)" for piece in pieces[:-1]]
+    if groups and not pieces[-1].strip() and groups[-1] == "(.+?)":
+        groups[-1] = "(.+)"
+    pattern = words[0] + "".join(group + word for group, word in zip(groups, words[1:], strict=True))
+    literal = max((word for piece in pieces for word in piece.split()), key=len).lower()
+    return Translated(pattern, rule, msgid, order, literal)
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
