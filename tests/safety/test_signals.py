@@ -153,7 +153,8 @@ def test_a_second_signal_while_cleaning_up_ends_it_the_same_way(
     assert _reports(data)
 
 
-def test_sigterm_mid_backup_stops_pg_dump_and_leaves_no_file(db: TestDatabase, tmp_path: Path) -> None:
+def test_sigterm_mid_backup_stops_pg_dump_and_leaves_no_file(any_version: TestDatabase, tmp_path: Path) -> None:
+    db = any_version
     holder = psycopg.connect(db.url)
     holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # pg_dump waits for it, mid-dump
     data = tmp_path / "data"
@@ -202,30 +203,33 @@ def test_sigterm_cancels_the_statement_on_every_server_version(any_version: Test
     assert db.scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = 'storage_key'") == 0
 
 
-def test_sigterm_mid_restore_rolls_it_back_and_stops_pg_restore(
-    db: TestDatabase, holder: psycopg.Connection[Any], tmp_path: Path
-) -> None:
-    data = tmp_path / "data"
-    env = {"XDG_DATA_HOME": str(data)}
-    backup = start_process("--database-url", db.url, "backup", "--output", str(tmp_path), "--json", env=env)
-    out, err = backup.communicate(timeout=120)
-    assert backup.returncode == 0, out + err
-    path = _result(out)["path"]
-    db.execute("UPDATE users SET display_name = 'changed after the backup'")
-    holder.execute("SELECT count(*) FROM attachments")  # an open transaction: the restore's DROP waits
-    wizard = start_process("--database-url", db.url, "restore", path, "--yes", "--json", env=env)
-    _until_waiting(db, wizard)
-    tools = [p for p in psutil.Process(wizard.pid).children(recursive=True) if p.name() == "pg_restore"]
-    out, err, took = _stopped(wizard, signal.SIGTERM)
-    assert wizard.returncode == 143 and took < 10, f"{out}\n{err}"
-    assert _waiting(db) == []
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in tools), "pg_restore was left"
-    result = _result(out)
-    assert result["exit"] == 143 and "SIGTERM" in result["error"]["message"]
-    assert "Traceback" not in err
-    holder.rollback()
-    assert db.scalar("SELECT count(*) FROM users WHERE display_name = 'changed after the backup'") > 0
-    assert _reports(data)
+def test_sigterm_mid_restore_rolls_it_back_and_stops_pg_restore(any_version: TestDatabase, tmp_path: Path) -> None:
+    db = any_version
+    holder = psycopg.connect(db.url)
+    try:
+        data = tmp_path / "data"
+        env = {"XDG_DATA_HOME": str(data)}
+        backup = start_process("--database-url", db.url, "backup", "--output", str(tmp_path), "--json", env=env)
+        out, err = backup.communicate(timeout=120)
+        assert backup.returncode == 0, out + err
+        path = _result(out)["path"]
+        db.execute("UPDATE users SET display_name = 'changed after the backup'")
+        holder.execute("SELECT count(*) FROM attachments")  # an open transaction: the restore's DROP waits
+        wizard = start_process("--database-url", db.url, "restore", path, "--yes", "--json", env=env)
+        _until_waiting(db, wizard)
+        tools = [p for p in psutil.Process(wizard.pid).children(recursive=True) if p.name() == "pg_restore"]
+        out, err, took = _stopped(wizard, signal.SIGTERM)
+        assert wizard.returncode == 143 and took < 10, f"{out}\n{err}"
+        assert _waiting(db) == []
+        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in tools), "pg_restore was left"
+        result = _result(out)
+        assert result["exit"] == 143 and "SIGTERM" in result["error"]["message"]
+        assert "Traceback" not in err
+        holder.rollback()
+        assert db.scalar("SELECT count(*) FROM users WHERE display_name = 'changed after the backup'") > 0
+        assert _reports(data)
+    finally:
+        holder.close()
 
 
 def test_sigterm_mid_rehearsal_stops_and_removes_the_local_copy(db: TestDatabase, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from tests.celerp_pg import CelerpPg
 from tests.cli_runner import run
 from tests.conftest import TestDatabase
 from tests.core.doctor_servers import Relay
+from tests.local_servers import TlsCluster
 from wizard.core.connection import connect, parse_url
 from wizard.tui.app import WizardApp
 from wizard.tui.state import FlowState
@@ -56,18 +57,22 @@ def test_a_remote_host_is_encrypted_by_default_and_says_so(celerp_pg: CelerpPg) 
     assert "added sslmode=require" in result.err and "Warning" not in result.err
 
 
-def test_a_backup_of_a_remote_host_reached_by_hostaddr_works_over_tls(celerp_pg: CelerpPg, tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["debian_pg", "celerp_pg"], ids=["15-tls", "17-tls"])
+def test_a_backup_of_a_remote_host_reached_by_hostaddr_works_over_tls(
+    request: pytest.FixtureRequest, server: str, tmp_path: Path
+) -> None:
+    cluster: TlsCluster = request.getfixturevalue(server)
     name = f"tls_{uuid.uuid4().hex[:8]}"
-    celerp_pg.create_database(name)
+    cluster.create_database(name)
     try:
-        with psycopg.connect(celerp_pg.url(name), autocommit=True) as conn:
+        with psycopg.connect(cluster.url(name), autocommit=True) as conn:
             conn.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1), (2)")
-        url = remote_url("postgres", celerp_pg.password, celerp_pg.port, name)
+        url = remote_url("postgres", cluster.password, cluster.port, name)
         result = run("backup", "--output", str(tmp_path), env={"DATABASE_URL": url})
         assert result.code == 0, result.text
-        assert any(tmp_path.iterdir()) and celerp_pg.password not in result.text
+        assert any(tmp_path.iterdir()) and cluster.password not in result.text
     finally:
-        celerp_pg.drop_database(name)
+        cluster.drop_database(name)
 
 
 def test_a_remote_host_without_tls_is_refused_with_the_way_out(plain_tcp: tuple[TestDatabase, int]) -> None:

@@ -40,26 +40,42 @@ confident diagnosis is worse than an honest "unknown".
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
-from wizard.core.translated_messages import QUOTES, wordings
+from wizard.core.message_text import redact_message, split_attempts, split_message, sqlstate_in
+from wizard.core.rules import (
+    ACTIONS,
+    CONFIDENCES,
+    RULES_FILE,
+    Rule,
+    find_rules,
+    load_rules,
+    rule_by_id,
+)
+from wizard.core.translated_messages import wordings
 
-RULES_FILE = Path(__file__).with_name("doctor_rules.toml")
-
-# What the wizard can do for the user; the UI offers it as an action.
-ACTIONS: dict[str, str] = {
-    "switch_to_direct_host": "switch to the direct host (without -pooler)",
-    "percent_encode_password": "percent-encode the password in the URL",
-    "use_bundled_pg_dump": "use the pg_dump 18 it ships with",
-    "retry_after_lock": "retry when the lock is free",
-    "add_sslmode_require": "add sslmode=require to the URL",
-}
+# Defined in rules.py and message_text.py; imported from here by the screens, commands and tests.
+__all__ = [
+    "ACTIONS",
+    "CONFIDENCES",
+    "RULES_FILE",
+    "Alternative",
+    "Diagnosis",
+    "Rule",
+    "diagnose",
+    "diagnose_exception",
+    "explain",
+    "find_rules",
+    "from_rule",
+    "load_rules",
+    "redact_message",
+    "rule_by_id",
+    "split_attempts",
+    "split_message",
+    "sqlstate_in",
+]
 
 UNKNOWN_TITLE = "an unknown error"
 GENERAL_CHECKLIST = (
@@ -70,48 +86,6 @@ GENERAL_CHECKLIST = (
     "If it persists, ask your provider's support, quoting the message (the wizard hides passwords in it).",
 )
 
-_SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
-_SQLSTATE_IN_TEXT = (
-    re.compile(r"\bSQLSTATE\b\W{0,3}([0-9A-Z]{5})\b", re.IGNORECASE),
-    # psql with VERBOSITY verbose, in any language: "ERROR:  42P01: ...", "FEHLER:  42P01: ..."
-    re.compile(r"(?:^|\s)\w+:\s+([0-9A-Z]{5}):\s", re.MULTILINE),
-    # drivers that print the error object: code: '42P01', "code": "42P01", pgcode=42P01
-    re.compile(r"\b(?:pg)?code\b['\"]?\s*[:=]\s*['\"]?([0-9A-Z]{5})\b", re.IGNORECASE),
-)
-# Quoted SQL and where it came from: never matched against the rules.
-_QUOTED_SQL = re.compile(
-    r"^\s*(?:\w+ \d+: |\^\s*$|(?:QUERY|CONTEXT|STATEMENT|LOCATION):|SQL statement \"|PL/pgSQL function"
-    r"|(?:pg_dump|pg_restore|pg_dumpall|psql): (?:detail|context): (?:Query|Command) was:)",
-    re.IGNORECASE,
-)
-_DETAIL = re.compile(r"^\s*(?:DETAIL|HINT|(?:pg_dump|pg_restore|pg_dumpall|psql): (?:detail|hint)):", re.IGNORECASE)
-# A line that starts a new message (after a DETAIL, HINT or quoted SQL).
-_NEW_MESSAGE = re.compile(
-    r"^\s*(?:[A-Z]+:\s|[\w.]+: (?:error|fatal|warning):|- host:|Multiple connection attempts"
-    r"|connection (?:failed|is bad|to server)|(?:sending|consuming|flushing) \w+ failed)",
-)
-# Parts of a password that libpq took for a host name ('ss@host' from 'p@ss@host').
-_HOST_FRAGMENT = re.compile(r"((?:resolve host|translate host name)\s+['\"])([^'\"\s]+)@")
-# A name as a message quotes it, in any language's quotation marks ("x", »x«, „x“, «x», 「x」).
-_QUOTED_NAME = re.compile(f"[{QUOTES}]\\s?([^{QUOTES}\\s]+)\\s?[{QUOTES}]")
-_ENV_PASSWORD = re.compile(r"(\b[A-Z_]*PASSWORD\s*=\s*)(\S+)")
-
-CONFIDENCES = ("high", "medium", "low")
-# One attempt of several that libpq reports, wherever it starts (several share a line in
-# psycopg's "Multiple connection attempts" summary).
-_ATTEMPT = re.compile(r'connection to server (?:at|on socket) "[^"\n]*"[^\n]*? failed: ')
-# A server log line's prefix (log_line_prefix: time, [pid], user@db ...) before its severity.
-_LOG_PREFIX = re.compile(
-    r"^(?:\d{4}-\d\d-\d\d[ T]|[^\n]*\[\d+\])[^\n]*?\s"
-    r"(?=(?:LOG|ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|STATEMENT|QUERY|LOCATION):\s)"
-)
-# A line that starts another message: a severity (any language), a tool's "error:", a libpq
-# attempt, a Python exception's name.
-_STARTS_MESSAGE = re.compile(
-    r"^\s*(?:(?!(?:DETAIL|HINT|TIPP|ASTUCE|CONTEXT|KONTEXT|CONTEXTE|STATEMENT|QUERY|LOCATION|LINE|ZEILE|SQLSTATE)\b)[A-Z]{3,}:\s"
-    r"|[\w.]+: (?:error|fatal):|- host:|Multiple connection attempts|could not connect to server\b"
-    r"|connection (?:failed|is bad|to server)\b|[\w.]*(?:Error|Exception):\s)"
-)
 # A server's own words (not a client's "error:"), to notice one that no rule explains.
 _SERVER_SAID = re.compile(r"\b(?:FATAL|ERROR|PANIC):\s+\S")
 _NO_HBA_PLAIN = re.compile(r"no pg_hba\.conf entry .*(?:no encryption|SSL off)", re.IGNORECASE)
@@ -122,35 +96,6 @@ _NO_HBA_PLAIN = re.compile(r"no pg_hba\.conf entry .*(?:no encryption|SSL off)",
 _ECHO = frozenset({"ssl-required", "transaction-aborted"})
 _NETWORK = frozenset({"connection-dropped", "host-not-found", "connection-refused", "timeout"})
 _NO_ROUTE = frozenset({"network-unreachable", "ipv6-unusable"})
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    title: str
-    cause: str
-    fix: tuple[str, ...]
-    sqlstates: tuple[str, ...]
-    patterns: tuple[re.Pattern[str], ...]
-    exception_classes: tuple[str, ...] = ()
-    needs_text: bool = False
-    action: str | None = None
-    doc: str | None = None
-    confidence: str = "high"  # "medium" or "low" for a rule whose words do not settle the cause
-    # Object names that make this the rule, whatever the language: a message in a words its
-    # patterns cannot read (translated, or with only a SQLSTATE) takes it when it quotes one.
-    names: tuple[re.Pattern[str], ...] = ()
-
-    def matches(self, text: str) -> bool:
-        return bool(text) and any(p.search(text) for p in self.patterns)
-
-    def names_fit(self, text: str) -> bool | None:
-        """Whether a name the text quotes is one of `names`; None when it quotes none (or the
-        rule lists none): then the names cannot tell."""
-        quoted = _QUOTED_NAME.findall(text)
-        if not self.names or not quoted:
-            return None
-        return any(pattern.fullmatch(name) for pattern in self.names for name in quoted)
 
 
 @dataclass(frozen=True)
@@ -222,74 +167,11 @@ class Diagnosis:
         }
 
 
-def _rule(item: dict[str, Any]) -> Rule:
-    rule_id = str(item.get("id", "?"))
-    try:
-        rule = Rule(
-            id=rule_id,
-            title=item["title"],
-            cause=item["cause"],
-            fix=tuple(item["fix"]),
-            sqlstates=tuple(item.get("sqlstates", ())),
-            patterns=tuple(re.compile(p, re.IGNORECASE) for p in item.get("patterns", ())),
-            exception_classes=tuple(item.get("exception_classes", ())),
-            needs_text=bool(item.get("needs_text", False)),
-            action=item.get("action"),
-            doc=item.get("doc"),
-            confidence=str(item.get("confidence", "high")),
-            names=tuple(re.compile(n, re.IGNORECASE) for n in item.get("names", ())),
-        )
-    except (KeyError, re.error) as exc:
-        raise ValueError(f"doctor rule {rule_id}: {exc}") from None
-    problems = [
-        "no fix steps" if not rule.fix else "",
-        "nothing to match on" if not (rule.sqlstates or rule.patterns or rule.exception_classes) else "",
-        f"unknown action {rule.action!r}" if rule.action and rule.action not in ACTIONS else "",
-        "bad SQLSTATE" if any(not _SQLSTATE.match(code) for code in rule.sqlstates) else "",
-        "needs_text without patterns" if rule.needs_text and not rule.patterns else "",
-        f"confidence must be one of {CONFIDENCES}" if rule.confidence not in CONFIDENCES else "",
-    ]
-    if any(problems):
-        raise ValueError(f"doctor rule {rule_id}: " + ", ".join(p for p in problems if p))
-    return rule
-
-
-@lru_cache(maxsize=4)
-def load_rules(path: Path = RULES_FILE) -> tuple[Rule, ...]:
-    with path.open("rb") as handle:
-        data = tomllib.load(handle)
-    rules = tuple(_rule(item) for item in data["rule"])
-    seen: set[str] = set()
-    for rule in rules:
-        if rule.id in seen:
-            raise ValueError(f"doctor rule {rule.id} is listed twice")
-        seen.add(rule.id)
-    return rules
-
-
-def rule_by_id(rule_id: str) -> Rule:
-    return next(rule for rule in load_rules() if rule.id == rule_id)
-
-
 def from_rule(rule_id: str, raw: str = "") -> Diagnosis:
     """The diagnosis a rule gives, for an error the wizard recognized before any server or
     tool spoke (a URL it will not send as typed)."""
     rule = rule_by_id(rule_id)
     return Diagnosis(True, rule.id, rule.title, rule.cause, rule.fix, rule.action, rule.doc, raw=redact_message(raw))
-
-
-def find_rules(query: str) -> tuple[Rule, ...]:
-    """Known problems for a search box: those listing a SQLSTATE, or those whose id, title,
-    cause and fix hold a word starting with each word of the query; every rule for an empty query."""
-    rules = load_rules()
-    code = query.strip().upper()
-    if _SQLSTATE.match(code) and any(ch.isdigit() for ch in code):
-        return tuple(rule for rule in rules if code in rule.sqlstates)
-    # Each word must start a word of the rule ("lock" finds "locks", not "block" or "clock").
-    words = [re.compile(r"(?<![^\W_])" + re.escape(w), re.IGNORECASE) for w in query.split()]
-    return tuple(
-        rule for rule in rules if all(w.search(" ".join((rule.id, rule.title, rule.cause, *rule.fix))) for w in words)
-    )
 
 
 def diagnose(
@@ -471,60 +353,5 @@ def _unknown(raw: str, code: str | None) -> Diagnosis:
     )
 
 
-def split_attempts(text: str) -> list[str]:
-    """The messages in a text: each attempt libpq reports (also several on one line), each
-    ERROR/FATAL line of a pasted log (its prefix of time and process left out) and each
-    `pg_dump: error:` line, with the DETAIL, HINT and quoted lines that follow it."""
-    messages: list[list[str]] = []
-    for line in text.splitlines():
-        line = _LOG_PREFIX.sub("", line, count=1)
-        cuts = [0, *(match.start() for match in _ATTEMPT.finditer(line)), len(line)]
-        head, *tails = [line[start:end] for start, end in pairwise(cuts)]
-        if head.strip() or not tails:
-            if messages and not _STARTS_MESSAGE.match(head):
-                messages[-1].append(head)
-            else:
-                messages.append([head])
-        messages += [[tail] for tail in tails]
-    return [joined for joined in ("\n".join(lines) for lines in messages) if joined.strip()]
-
-
 def _message_lines(pieces: list[str]) -> list[str]:
     return [line for piece in pieces for line in split_message(piece)[0].splitlines()]
-
-
-def sqlstate_in(text: str) -> str | None:
-    """A SQLSTATE shown in the text itself (psql's verbose form, drivers' error dumps), if any."""
-    for pattern in _SQLSTATE_IN_TEXT:
-        for match in pattern.finditer(text):
-            code = match.group(1).upper()
-            if any(ch.isdigit() for ch in code):
-                return code
-    return None
-
-
-def split_message(text: str) -> tuple[str, str]:
-    """The message lines, and the DETAIL/HINT lines; quoted SQL and its context are left out."""
-    buckets: dict[str, list[str]] = {"message": [], "detail": [], "sql": []}
-    section = "message"
-    for line in text.splitlines():
-        if _QUOTED_SQL.match(line):
-            section = "sql"
-        elif _DETAIL.match(line):
-            section = "detail"
-        elif _NEW_MESSAGE.match(line):
-            section = "message"
-        buckets[section].append(line)
-    return "\n".join(buckets["message"]), "\n".join(buckets["detail"])
-
-
-def redact_message(text: str) -> str:
-    """The text without passwords: in URLs, key=value strings, PGPASSWORD=, the piece of a
-    password that libpq took for a host name when the password held an '@', and any of those
-    passwords where the text repeats it."""
-    from wizard.core.redaction import redact, secrets_in_text
-
-    secrets = secrets_in_text(text)
-    text = _HOST_FRAGMENT.sub(lambda m: m.group(1) + "****@", text)
-    text = _ENV_PASSWORD.sub(lambda m: m.group(1) + "****", text)
-    return redact(text, secrets)

@@ -33,7 +33,6 @@ _COLUMN_OPTIONS = re.compile(rb"^ALTER TABLE (?:ONLY )?.+ ALTER COLUMN .+ SET \(
 _OVERRIDDEN = frozenset({"lock_timeout"})
 
 
-
 @dataclass(frozen=True)
 class LoadProblem:
     """In a tolerant load (the rehearsal's copy), an object the server refused, and why."""

@@ -68,10 +68,11 @@ class RollbackImpact:
         return tuple(d for d in self.dependents if d.outcome == "blocks")
 
 
-def _keep(conn: Conn, migration: Migration) -> set[str]:
-    """What a rollback must leave: what the ledger says predates the migration or, once
-    rolled back, what the last rollback kept for that reason."""
-    row = ledger.read(conn).get(migration.version)
+def _keep(conn: Conn, migration: Migration, row: ledger.LedgerRow | None = None) -> set[str]:
+    """What a rollback must leave: what the ledger says predates the migration (`row`, its
+    ledger row, when the caller has read it) or, once rolled back, what the last rollback kept
+    for that reason."""
+    row = row or ledger.read(conn).get(migration.version)
     if row is not None:
         return set(row.preexisting)
     return set(ledger.kept_by_last_rollback(conn, migration.version))
@@ -111,7 +112,7 @@ def impact(conn: Conn, migration: Migration) -> RollbackImpact:
     exp = migration.expectations
     row = ledger.read(conn).get(migration.version)
     recorded = row is not None
-    kept = _keep(conn, migration)
+    kept = _keep(conn, migration, row)
     present = set(catalog.existing_objects(conn, exp))
     statements, skipped = _split(migration, kept)
     rows_lost: list[tuple[str, int]] = []

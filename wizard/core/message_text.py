@@ -1,0 +1,102 @@
+"""Reading an error text before any rule sees it: the messages it holds (each attempt libpq
+reports, each line of a pasted log, each tool's `error:`), their message and DETAIL/HINT
+lines (quoted SQL left out), a SQLSTATE shown in the text, and the text with its passwords
+taken out."""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+_SQLSTATE_IN_TEXT = (
+    re.compile(r"\bSQLSTATE\b\W{0,3}([0-9A-Z]{5})\b", re.IGNORECASE),
+    # psql with VERBOSITY verbose, in any language: "ERROR:  42P01: ...", "FEHLER:  42P01: ..."
+    re.compile(r"(?:^|\s)\w+:\s+([0-9A-Z]{5}):\s", re.MULTILINE),
+    # drivers that print the error object: code: '42P01', "code": "42P01", pgcode=42P01
+    re.compile(r"\b(?:pg)?code\b['\"]?\s*[:=]\s*['\"]?([0-9A-Z]{5})\b", re.IGNORECASE),
+)
+# Quoted SQL and where it came from: never matched against the rules.
+_QUOTED_SQL = re.compile(
+    r"^\s*(?:\w+ \d+: |\^\s*$|(?:QUERY|CONTEXT|STATEMENT|LOCATION):|SQL statement \"|PL/pgSQL function"
+    r"|(?:pg_dump|pg_restore|pg_dumpall|psql): (?:detail|context): (?:Query|Command) was:)",
+    re.IGNORECASE,
+)
+_DETAIL = re.compile(r"^\s*(?:DETAIL|HINT|(?:pg_dump|pg_restore|pg_dumpall|psql): (?:detail|hint)):", re.IGNORECASE)
+# A line that starts a new message (after a DETAIL, HINT or quoted SQL).
+_NEW_MESSAGE = re.compile(
+    r"^\s*(?:[A-Z]+:\s|[\w.]+: (?:error|fatal|warning):|- host:|Multiple connection attempts"
+    r"|connection (?:failed|is bad|to server)|(?:sending|consuming|flushing) \w+ failed)",
+)
+# Parts of a password that libpq took for a host name ('ss@host' from 'p@ss@host').
+_HOST_FRAGMENT = re.compile(r"((?:resolve host|translate host name)\s+['\"])([^'\"\s]+)@")
+_ENV_PASSWORD = re.compile(r"(\b[A-Z_]*PASSWORD\s*=\s*)(\S+)")
+# One attempt of several that libpq reports, wherever it starts (several share a line in
+# psycopg's "Multiple connection attempts" summary).
+_ATTEMPT = re.compile(r'connection to server (?:at|on socket) "[^"\n]*"[^\n]*? failed: ')
+# A server log line's prefix (log_line_prefix: time, [pid], user@db ...) before its severity.
+_LOG_PREFIX = re.compile(
+    r"^(?:\d{4}-\d\d-\d\d[ T]|[^\n]*\[\d+\])[^\n]*?\s"
+    r"(?=(?:LOG|ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|STATEMENT|QUERY|LOCATION):\s)"
+)
+# A line that starts another message: a severity (any language), a tool's "error:", a libpq
+# attempt, a Python exception's name.
+_STARTS_MESSAGE = re.compile(
+    r"^\s*(?:(?!(?:DETAIL|HINT|TIPP|ASTUCE|CONTEXT|KONTEXT|CONTEXTE|STATEMENT|QUERY|LOCATION|LINE|ZEILE|SQLSTATE)\b)[A-Z]{3,}:\s"
+    r"|[\w.]+: (?:error|fatal):|- host:|Multiple connection attempts|could not connect to server\b"
+    r"|connection (?:failed|is bad|to server)\b|[\w.]*(?:Error|Exception):\s)"
+)
+
+
+def split_attempts(text: str) -> list[str]:
+    """The messages in a text: each attempt libpq reports (also several on one line), each
+    ERROR/FATAL line of a pasted log (its prefix of time and process left out) and each
+    `pg_dump: error:` line, with the DETAIL, HINT and quoted lines that follow it."""
+    messages: list[list[str]] = []
+    for line in text.splitlines():
+        line = _LOG_PREFIX.sub("", line, count=1)
+        cuts = [0, *(match.start() for match in _ATTEMPT.finditer(line)), len(line)]
+        head, *tails = [line[start:end] for start, end in pairwise(cuts)]
+        if head.strip() or not tails:
+            if messages and not _STARTS_MESSAGE.match(head):
+                messages[-1].append(head)
+            else:
+                messages.append([head])
+        messages += [[tail] for tail in tails]
+    return [joined for joined in ("\n".join(lines) for lines in messages) if joined.strip()]
+
+
+def sqlstate_in(text: str) -> str | None:
+    """A SQLSTATE shown in the text itself (psql's verbose form, drivers' error dumps), if any."""
+    for pattern in _SQLSTATE_IN_TEXT:
+        for match in pattern.finditer(text):
+            code = match.group(1).upper()
+            if any(ch.isdigit() for ch in code):
+                return code
+    return None
+
+
+def split_message(text: str) -> tuple[str, str]:
+    """The message lines, and the DETAIL/HINT lines; quoted SQL and its context are left out."""
+    buckets: dict[str, list[str]] = {"message": [], "detail": [], "sql": []}
+    section = "message"
+    for line in text.splitlines():
+        if _QUOTED_SQL.match(line):
+            section = "sql"
+        elif _DETAIL.match(line):
+            section = "detail"
+        elif _NEW_MESSAGE.match(line):
+            section = "message"
+        buckets[section].append(line)
+    return "\n".join(buckets["message"]), "\n".join(buckets["detail"])
+
+
+def redact_message(text: str) -> str:
+    """The text without passwords: in URLs, key=value strings, PGPASSWORD=, the piece of a
+    password that libpq took for a host name when the password held an '@', and any of those
+    passwords where the text repeats it."""
+    from wizard.core.redaction import redact, secrets_in_text
+
+    secrets = secrets_in_text(text)
+    text = _HOST_FRAGMENT.sub(lambda m: m.group(1) + "****@", text)
+    text = _ENV_PASSWORD.sub(lambda m: m.group(1) + "****", text)
+    return redact(text, secrets)

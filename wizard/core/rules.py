@@ -1,0 +1,123 @@
+"""The troubleshooting rules (doctor_rules.toml), read and checked: what each one matches on
+(SQLSTATEs, patterns over the message, object names, exception classes), its cause and fix, the
+action the wizard can take for it, and how sure its words make it. doctor.py applies them."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from wizard.core.translated_messages import QUOTES
+
+RULES_FILE = Path(__file__).with_name("doctor_rules.toml")
+
+# What the wizard can do for the user; the UI offers it as an action.
+ACTIONS: dict[str, str] = {
+    "switch_to_direct_host": "switch to the direct host (without -pooler)",
+    "percent_encode_password": "percent-encode the password in the URL",
+    "use_bundled_pg_dump": "use the pg_dump 18 it ships with",
+    "retry_after_lock": "retry when the lock is free",
+    "add_sslmode_require": "add sslmode=require to the URL",
+}
+
+_SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
+# A name as a message quotes it, in any language's quotation marks ("x", »x«, „x“, «x», 「x」).
+_QUOTED_NAME = re.compile(f"[{QUOTES}]\\s?([^{QUOTES}\\s]+)\\s?[{QUOTES}]")
+
+CONFIDENCES = ("high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    cause: str
+    fix: tuple[str, ...]
+    sqlstates: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...]
+    exception_classes: tuple[str, ...] = ()
+    needs_text: bool = False
+    action: str | None = None
+    doc: str | None = None
+    confidence: str = "high"  # "medium" or "low" for a rule whose words do not settle the cause
+    # Object names that make this the rule, whatever the language: a message in a words its
+    # patterns cannot read (translated, or with only a SQLSTATE) takes it when it quotes one.
+    names: tuple[re.Pattern[str], ...] = ()
+
+    def matches(self, text: str) -> bool:
+        return bool(text) and any(p.search(text) for p in self.patterns)
+
+    def names_fit(self, text: str) -> bool | None:
+        """Whether a name the text quotes is one of `names`; None when it quotes none (or the
+        rule lists none): then the names cannot tell."""
+        quoted = _QUOTED_NAME.findall(text)
+        if not self.names or not quoted:
+            return None
+        return any(pattern.fullmatch(name) for pattern in self.names for name in quoted)
+
+
+def _rule(item: dict[str, Any]) -> Rule:
+    rule_id = str(item.get("id", "?"))
+    try:
+        rule = Rule(
+            id=rule_id,
+            title=item["title"],
+            cause=item["cause"],
+            fix=tuple(item["fix"]),
+            sqlstates=tuple(item.get("sqlstates", ())),
+            patterns=tuple(re.compile(p, re.IGNORECASE) for p in item.get("patterns", ())),
+            exception_classes=tuple(item.get("exception_classes", ())),
+            needs_text=bool(item.get("needs_text", False)),
+            action=item.get("action"),
+            doc=item.get("doc"),
+            confidence=str(item.get("confidence", "high")),
+            names=tuple(re.compile(n, re.IGNORECASE) for n in item.get("names", ())),
+        )
+    except (KeyError, re.error) as exc:
+        raise ValueError(f"doctor rule {rule_id}: {exc}") from None
+    problems = [
+        "no fix steps" if not rule.fix else "",
+        "nothing to match on" if not (rule.sqlstates or rule.patterns or rule.exception_classes) else "",
+        f"unknown action {rule.action!r}" if rule.action and rule.action not in ACTIONS else "",
+        "bad SQLSTATE" if any(not _SQLSTATE.match(code) for code in rule.sqlstates) else "",
+        "needs_text without patterns" if rule.needs_text and not rule.patterns else "",
+        f"confidence must be one of {CONFIDENCES}" if rule.confidence not in CONFIDENCES else "",
+    ]
+    if any(problems):
+        raise ValueError(f"doctor rule {rule_id}: " + ", ".join(p for p in problems if p))
+    return rule
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: Path = RULES_FILE) -> tuple[Rule, ...]:
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    rules = tuple(_rule(item) for item in data["rule"])
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.id in seen:
+            raise ValueError(f"doctor rule {rule.id} is listed twice")
+        seen.add(rule.id)
+    return rules
+
+
+def rule_by_id(rule_id: str) -> Rule:
+    return next(rule for rule in load_rules() if rule.id == rule_id)
+
+
+def find_rules(query: str) -> tuple[Rule, ...]:
+    """Known problems for a search box: those listing a SQLSTATE, or those whose id, title,
+    cause and fix hold a word starting with each word of the query; every rule for an empty query."""
+    rules = load_rules()
+    code = query.strip().upper()
+    if _SQLSTATE.match(code) and any(ch.isdigit() for ch in code):
+        return tuple(rule for rule in rules if code in rule.sqlstates)
+    # Each word must start a word of the rule ("lock" finds "locks", not "block" or "clock").
+    words = [re.compile(r"(?<![^\W_])" + re.escape(w), re.IGNORECASE) for w in query.split()]
+    return tuple(
+        rule for rule in rules if all(w.search(" ".join((rule.id, rule.title, rule.cause, *rule.fix))) for w in words)
+    )
