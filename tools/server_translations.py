@@ -110,7 +110,19 @@ SERVER_LOGIN: tuple[Message, ...] = (
          "terminating connection because of crash of another server process",
          "terminating connection due to unexpected postmaster exit",
          "terminating connection due to idle-in-transaction timeout",
-         "terminating connection due to idle-session timeout"),
+         "terminating connection due to idle-session timeout",
+         # the URL's options= part (or PGOPTIONS) that the server cannot read
+         "invalid command-line argument for server process: %s"),
+)  # fmt: skip
+
+# The server's log after a crash, which users paste (with its timestamps) when their
+# connections were cut: the postmaster's own lines, not what a client is told.
+SERVER_LOG: tuple[Message, ...] = _in(
+    "postgres",
+    "%s (PID %d) was terminated by signal %d: %s", "terminating any other active server processes",
+    "all server processes terminated; reinitializing", "database system was interrupted; last known up at %s",
+    "database system was interrupted while in recovery at %s",
+    "database system was not properly shut down; automatic recovery in progress",
 )  # fmt: skip
 
 # glibc's words for a failed connect() or name lookup, which libpq (and psql) print after
@@ -157,6 +169,7 @@ LIBPQ: tuple[Message, ...] = _in(
     'invalid percent-encoded token: "%s"', 'forbidden value %%00 in percent-encoded value: "%s"',
     'unexpected spaces found in "%s", use percent-encoded spaces (%%20) instead',
     'invalid connection option "%s"', 'invalid URI query parameter: "%s"',
+    'invalid integer value "%s" for connection option "%s"',
     "unterminated quoted string in connection info string",
     'IPv6 host address may not be empty in URI: "%s"',
     'end of string reached when looking for matching "]" in IPv6 host address in URI: "%s"',
@@ -279,7 +292,7 @@ FALLBACKS: tuple[Message, ...] = (
             rule="connection-refused"),
 )  # fmt: skip
 
-MESSAGES: tuple[Message, ...] = SERVER_LOGIN + LIBC + LIBPQ + SERVER_ERRORS + GENERAL + FALLBACKS
+MESSAGES: tuple[Message, ...] = SERVER_LOGIN + SERVER_LOG + LIBC + LIBPQ + SERVER_ERRORS + GENERAL + FALLBACKS
 
 # Messages whose English the doctor reads as a rule, left out of MESSAGES on review (what
 # --survey does not list again): (a pattern over the msgid, why).
@@ -288,8 +301,8 @@ LEFT_OUT: tuple[tuple[str, str, str], ...] = (
     ("", r"^[A-Z].*\.$", "a DETAIL or HINT, which follows the message the doctor reads"),
     ("postgres", r"^unexpected EOF|could not create directory|^invalid (cidr|ldapscheme) value"
      r"|invalid connection string syntax|^could not translate host name|hostssl|^SSL is not supported by this build"
-     r"|database system was|consistent recovery state|all server processes terminated",
-     "the server's log or configuration, not what a client is told"),
+     r"|consistent recovery state|database system was (shut down|interrupted while in recovery at log)",
+     "the server's configuration or the log of a normal start, not what a client is told"),
     ("postgres", r'^("trust"|Kerberos 5|OAuth bearer|certificate) authentication failed'
      r'|authentication failed for user "%s": (host rejected|invalid authentication method)',
      "an authentication failure that is not about a password"),

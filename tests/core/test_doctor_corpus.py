@@ -26,13 +26,15 @@ from wizard.core.doctor import (
 
 CORPUS = load_corpus()
 RULE_IDS = [rule.id for rule in load_rules()]
+UNKNOWN = "unknown"  # the rule of a real message that no rule explains: the doctor must say it does not know
 
 
 def test_the_corpus_is_large_real_and_covers_every_rule() -> None:
     assert len(CORPUS) >= 80
     assert all(case.source.strip() for case in CORPUS)
     assert sum(case.reproduced for case in CORPUS) >= 80, "most messages are reproduced on this machine"
-    assert {case.rule for case in CORPUS} <= set(RULE_IDS)
+    assert {case.rule for case in CORPUS} <= {*RULE_IDS, UNKNOWN}
+    assert sum(case.rule == UNKNOWN for case in CORPUS) >= 10, "real messages no rule explains, never guessed at"
     untested = [rule_id for rule_id in RULE_IDS if rule_id not in {case.rule for case in CORPUS}]
     assert untested == [], f"rules without a real message in the corpus: {untested}"
 
@@ -51,6 +53,9 @@ CONFIDENCE = _confidences()
 @pytest.mark.parametrize("case", CORPUS, ids=Case.label)
 def test_each_real_message_reaches_its_rule(case: Case) -> None:
     found = diagnose(case.text, sqlstate=case.sqlstate)
+    if case.rule == UNKNOWN:
+        assert not found.recognized and not found.matched, f"{found.id} for\n{case.text}"
+        return
     expected = CONFIDENCE[case.text]
     assert found.id == case.rule, f"{case.source}\n{case.text}"  # the first (most likely) answer
     assert found.confidence == expected, f"{found.confidence} for\n{case.text}"
@@ -60,7 +65,15 @@ def test_each_real_message_reaches_its_rule(case: Case) -> None:
 
 @pytest.mark.parametrize("case", CORPUS, ids=Case.label)
 def test_other_hosts_users_ports_and_versions_reach_the_same_rule(case: Case) -> None:
-    assert diagnose(mutate(case.text), sqlstate=case.sqlstate).id == case.rule, mutate(case.text)
+    mutated = mutate(case.text)
+    found = diagnose(mutated, sqlstate=case.sqlstate)
+    if case.rule == UNKNOWN:
+        assert not found.recognized, mutated
+    elif case.rule == "object-already-exists" and '"image_analyses"' in mutated:
+        # the mutation may name the migration's own table: then it is the migration's own object
+        assert found.id in (case.rule, "already-exists"), mutated
+    else:
+        assert found.id == case.rule, mutated
 
 
 def test_the_mutations_really_change_most_messages() -> None:

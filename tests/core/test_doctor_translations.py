@@ -146,9 +146,11 @@ def _every_translation() -> list[tuple[str, Message, Pinned, str, str]]:
 
 
 def test_a_wording_that_two_rules_share_is_left_out() -> None:
-    # Georgian words 'permission denied for database %s' as '... for aggregate %s' (from 15 on);
-    # Korean gives URI parameters with a "=" too many and one too few the same words.
-    assert 'წვდომა აკრძალულია აგრეგატზე: "%s"' in SHARED and len(SHARED) <= 3
+    # Korean gives URI parameters with a "=" too many and one too few the same words. (Georgian
+    # words 'permission denied for database %s' as '... for aggregate %s': both are a missing
+    # privilege now, the CONNECT refusal at login being 'permission denied for database "%s"'.)
+    assert '키/밸류 구분자 "=" 문자가 필요함, 해당 URI 쿼리 매개변수: "%s"' in SHARED and len(SHARED) <= 3
+    assert 'წვდომა აკრძალულია აგრეგატზე: "%s"' not in SHARED
     shipped = TRANSLATIONS_FILE.read_text(encoding="utf-8")
     assert not any(json.dumps(text, ensure_ascii=False) in shipped for text in SHARED)
 
@@ -162,9 +164,12 @@ def test_every_wording_of_every_version_is_recognized_as_its_english_rule_with_o
         assert not re.search(r"%(\d+\$)?s", filled)
         found = diagnose(_as_received(message, filled))
         where = f"{message.domain} {build.label} {language}"
-        # Where the names decide (the migration's own objects, or any other), the answer is the
-        # English one for the same names: these names are none of the migration's objects.
+        # Where the names decide (the migration's own objects, or any other; a URL or a keyword
+        # where a name belongs), the answer is the English one for the same names: these names
+        # are none of the migration's objects.
         expected = NAMED_OTHERWISE.get(rule_id, rule_id)
+        if message in GENERAL:
+            expected = diagnose(_as_received(message, _filled(english(message, "%s")))).id or rule_id
         assert found.id == expected, f"{where}: {filled!r} read as {found.id}, not {expected}"
         checked.add((language, text))
         seen.setdefault((message.domain, build.major), set()).add(language)
@@ -392,5 +397,12 @@ def test_a_sslmode_typo_in_czech_libpq_is_read_as_such() -> None:
     # 'invalid %s value', whose translations are too general to tell apart, and left out).
     czech = _build("15.19.0", "libpq")["cs"]['invalid sslmode value: "%s"\n'] % "requre"
     assert diagnose(f"psql: chyba: {czech}").id == "sslmode-invalid"
-    german = _build("18.6.0", "libpq")["de"]['missing "=" after "%s" in connection info string'] % "sslmode"
-    assert diagnose(f"psql: Fehler: {german}").id == "malformed-url"
+    # Read back in English with its names, a translated message is what its English is: a bare
+    # keyword without '=', a URL where a keyword belongs, an IPv6 address taken for the port.
+    german = _build("18.6.0", "libpq")["de"]['missing "=" after "%s" in connection info string']
+    assert diagnose(f"psql: Fehler: {german % 'sslmode'}").id == "url-missing-equals"
+    assert diagnose(f"psql: Fehler: {german % 'postgres://app@db.example.com/app'}").id == "url-bad-scheme"
+    russian = _build("17.11.0", "libpq")["ru"]['invalid integer value "%s" for connection option "%s"']
+    assert diagnose("psql: ошибка: " + russian % ("db8::5:5432", "port")).id == "url-ipv6-brackets"
+    assert diagnose("psql: ошибка: " + russian % ("abc", "port")).id == "bad-port"
+    assert diagnose("psql: ошибка: " + russian % ("ten", "connect_timeout")).id == "malformed-url"

@@ -88,6 +88,7 @@ GENERAL_CHECKLIST = (
 
 # A server's own words (not a client's "error:"), to notice one that no rule explains.
 _SERVER_SAID = re.compile(r"\b(?:FATAL|ERROR|PANIC):\s+\S")
+_EXCEPTION_NAME = re.compile(r"^\s*(?:\w+\.)*(\w+(?:Error|error|Exception|Timeout)):", re.MULTILINE)
 _NO_HBA_PLAIN = re.compile(r"no pg_hba\.conf entry .*(?:no encryption|SSL off)", re.IGNORECASE)
 # How much an answer weighs beside the answers of other attempts (lower wins): the server's
 # answer; the refusal of an unencrypted attempt and the rest of an aborted transaction (echoes
@@ -191,8 +192,10 @@ def diagnose(
     found = [hit for hit in (_read(rules, piece, given or sqlstate_in(piece)) for piece in pieces) if hit]
     if not found:  # a SQLSTATE on another line than its message
         found = [hit for hit in (_read(rules, text, code),) if hit]
-    if not found and exception_class:
-        names = {exception_class} if isinstance(exception_class, str) else set(exception_class)
+    # The exception's class: given, or named in a pasted traceback ("ConnectionRefusedError: ...").
+    names = {exception_class} if isinstance(exception_class, str) else set(exception_class or ())
+    names |= set(_EXCEPTION_NAME.findall(text))
+    if not found and names:
         rule = next((rule for rule in rules if names & set(rule.exception_classes)), None)
         found = [_Hit(rule, "", by_code=False)] if rule else []
     if not found:
@@ -219,7 +222,8 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
     for part in (primary, details):
         found = found or next((rule for rule in rules if rule.matches(part)), None)
     if found is None and not code:
-        found = _by_translation(primary, rules)
+        # Weighed as its English (a translated "no pg_hba.conf entry ..., no encryption" too).
+        found, text = _by_translation(primary, rules) or (None, text)
     return _Hit(found, text, by_code) if found else None
 
 
@@ -299,9 +303,9 @@ def explain(error: BaseException) -> Diagnosis:
     return replace(found, raw=raw)
 
 
-def _by_translation(text: str, rules: tuple[Rule, ...]) -> Rule | None:
+def _by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | None:
     """A message a server sent in another language (it comes without a SQLSTATE): the rule its
-    translation is listed for, unless names decide (see below)."""
+    English text reaches, or else the one its translation is listed for; and that English."""
     if not text:
         return None
     lowered = text.lower()
@@ -312,13 +316,11 @@ def _by_translation(text: str, rules: tuple[Rule, ...]) -> Rule | None:
         listed = next((rule for rule in rules if rule.id == translated.rule), None)
         if listed is None:
             return None
-        # Where the names decide between rules of the same SQLSTATE (the migration's own objects
-        # or any other), the English rules read the message back in English, names included.
-        siblings = [rule for rule in rules if set(rule.sqlstates) & set(listed.sqlstates)]
-        if any(rule.names for rule in siblings):
-            english = translated.english(match)
-            return next((rule for rule in siblings if rule.matches(english)), listed)
-        return listed
+        # Read back in English, names included, the message reaches the rule its English would
+        # (names decide: the migration's own objects or any other, a URL where a keyword
+        # belongs, an IPv6 address read as a port); the listed rule is the general answer.
+        english = translated.english(match)
+        return next((rule for rule in rules if rule.matches(english)), listed), english
     return None
 
 
@@ -331,7 +333,7 @@ def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> 
     # A translated message: read as its translation says (names included), among this code's rules.
     translated = _by_translation(parts[0], tuple(candidates))
     if translated is not None:
-        return translated
+        return translated[0]
     # The text is not recognized (worded differently): the general rule for the code, unless
     # the names it quotes say it is not that rule's (then a sibling that needs no names).
     text = "\n".join(parts)

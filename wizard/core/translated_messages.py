@@ -30,6 +30,7 @@ class Translated:
     msgid: str
     order: tuple[int, ...]  # for each group, which %s of the msgid it fills
     literal: str  # its longest word, lower-cased: a text without it cannot match (a cheap first test)
+    last: str = ""  # the English of the last %s, where the wording has it translated ("no encryption")
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -42,6 +43,8 @@ class Translated:
         """The message as the English server would have said it, names and all."""
         names = dict(zip(self.order, (name.strip() for name in match.groups()), strict=True))
         parts = re.split(r"%(?:\d+\$)?s", self.msgid)
+        if self.last:
+            names.setdefault(len(parts) - 1, self.last)
         filled = [parts[0]]
         for number, part in enumerate(parts[1:], 1):
             filled += [names.get(number, ""), part]
@@ -60,11 +63,13 @@ def wordings() -> tuple[Translated, ...]:
             if isinstance(texts, str):
                 raise ValueError(f"{TRANSLATIONS_FILE.name}: {language} of {message['msgid']!r} is not a list")
             for text in texts:
-                found.append(_wording(str(text), str(message["rule"]), str(message["msgid"])))
+                found.append(
+                    _wording(str(text), str(message["rule"]), str(message["msgid"]), str(message.get("last", "")))
+                )
     return tuple(found)
 
 
-def _wording(text: str, rule: str, msgid: str) -> Translated:
+def _wording(text: str, rule: str, msgid: str, last: str = "") -> Translated:
     pieces = re.split(r"%(?:\d+\$)?s", text)  # a %s (or %1$s, in the translator's order) stands for a name
     if not "".join(pieces).strip():
         raise ValueError(f"{TRANSLATIONS_FILE.name}: {text!r} would match any message")
@@ -79,7 +84,7 @@ def _wording(text: str, rule: str, msgid: str) -> Translated:
         groups[-1] = "(.+)"
     pattern = words[0] + "".join(group + word for group, word in zip(groups, words[1:], strict=True))
     literal = max((word for piece in pieces for word in piece.split()), key=len).lower()
-    return Translated(pattern, rule, msgid, order, literal)
+    return Translated(pattern, rule, msgid, order, literal, last)
 
 
 @cache
