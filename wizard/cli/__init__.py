@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 _COMMANDS: dict[str | None, tuple[str, str]] = {
     None: ("changes", "cmd_guided"),
     "status": ("commands", "cmd_status"),
-    "plan": ("commands", "cmd_plan"),
+    "plan": ("plan_command", "cmd_plan"),
     "sql": ("commands", "cmd_sql"),
     "migrate": ("changes", "cmd_migrate"),
     "verify": ("commands", "cmd_verify"),

@@ -19,7 +19,14 @@ from wizard.core.verify_report import VerifyReport
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
-    return RunOptions(lock_timeout_ms=args.lock_timeout, max_wait=args.max_wait)
+    """The options of `migrate`, `rollback` and `rehearse` (parser.py's _lock_options)."""
+    options = RunOptions(lock_timeout_ms=args.lock_timeout, max_wait=args.max_wait)
+    options.online_rows = None if getattr(args, "no_online", False) else getattr(args, "online_rows", 0)
+    for action in ("cancel", "terminate"):
+        grace = getattr(args, f"{action}_blockers", None)
+        if grace is not None:
+            options.blocker_action, options.blocker_grace = action, grace
+    return options
 
 
 def context(session: Session) -> operations.Context:
@@ -48,7 +55,16 @@ def _migrate(session: Session, args: argparse.Namespace, stream: Stream) -> int:
         stream.say("Nothing to do: every migration is already applied.")
         return stream.result(True, 0, applied=[], backup=None, verify=None)
     names = ", ".join(m.label for m in todo)
-    stream.say(f"Pending: {names}. Each runs in one transaction: all of it is applied, or none of it.")
+    options = run_options(args)
+    later = operations.online_builds(ctx, todo, options)
+    if later:
+        stream.say(
+            f"Pending: {names}. Each runs in one transaction (all of it is applied, or none of it), except the"
+            f" index builds on big tables ({', '.join(later)}): they follow online, while reads and writes go on;"
+            " if one is interrupted, the rest stays applied and running migrate again finishes it."
+        )
+    else:
+        stream.say(f"Pending: {names}. Each runs in one transaction: all of it is applied, or none of it.")
     confirm(session, f"Apply {names} to {session.target.describe()}?")
     if args.skip_backup:
         choice = operations.BackupChoice(
@@ -57,7 +73,7 @@ def _migrate(session: Session, args: argparse.Namespace, stream: Stream) -> int:
         stream.say("No backup by the wizard (--skip-backup): you said you have your own.")
     else:
         choice = operations.BackupChoice()
-    result = operations.migrate(ctx, run_options(args), choice, stream)
+    result = operations.migrate(ctx, options, choice, stream)
     if not stream.json_lines and result.verify is not None:
         print_verify(session.printer, result.verify)
     fields: dict[str, object] = {"applied": result.applied, "backup": result.backup, "verify": _json(result.verify)}
@@ -157,6 +173,7 @@ def cmd_guided(args: argparse.Namespace, printer: Printer) -> int:
         defaults = RunOptions()
         args.yes, args.skip_backup = True, True
         args.lock_timeout, args.max_wait = defaults.lock_timeout_ms, defaults.max_wait
+        args.online_rows = defaults.online_rows
         return _migrate(session, args, Stream(printer, json_lines=False))
     finally:
         session.close()

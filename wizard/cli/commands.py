@@ -6,10 +6,10 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from wizard.cli.output import Printer, object_label, table
+from wizard.cli.output import Printer, table
 from wizard.cli.session import open_session
-from wizard.core import catalog, engine, verify, verify_report
-from wizard.core.migrations import Migration, load_migrations
+from wizard.core import engine, verify, verify_report
+from wizard.core.migrations import load_migrations
 
 
 def cmd_status(args: argparse.Namespace, printer: Printer) -> int:
@@ -61,47 +61,6 @@ def cmd_status(args: argparse.Namespace, printer: Printer) -> int:
 def _status_code(states: Sequence[engine.MigrationStatus]) -> int:
     """1 when a migration file changed after it was applied (CI must notice), else 0."""
     return 1 if any(s.state == engine.MODIFIED for s in states) else 0
-
-
-def cmd_plan(args: argparse.Namespace, printer: Printer) -> int:
-    session = open_session(args, printer)
-    try:
-        states = engine.status(session.conn, session.migrations)
-        todo = engine.pending(states)
-        present = {m.version: set(catalog.existing_objects(session.conn, m.expectations)) for m in todo}
-        if todo:
-            engine.refuse_unless_precondition(session.conn, todo[0])
-    finally:
-        session.close()
-    if not todo:
-        printer.out("Nothing to do: every migration is applied.")
-        return 0
-    for migration in todo:
-        _print_plan(printer, migration, present[migration.version])
-    printer.out("Nothing has been changed. `migration-wizard migrate` applies this, in one transaction per migration.")
-    return 0
-
-
-def _print_plan(printer: Printer, migration: Migration, present: set[str]) -> None:
-    # Imported here: describing a statement needs pglast (~50 ms to import), which `status` does without.
-    from wizard.core.describe import describe
-
-    total = len(migration.statements)
-    printer.out(f"{migration.label}: {migration.expectations.title} ({total} statements, one transaction)")
-    if migration.skipped_transaction_control:
-        printer.out("  (BEGIN/COMMIT in the file are left out: the wizard runs the migration in its own transaction)")
-    for statement in migration.statements:
-        what = describe(statement)
-        printer.out()
-        printer.out(f"  [{statement.index}/{total}] line {statement.line}")
-        for line in statement.sql.splitlines():
-            printer.out(f"      {line}")
-        already = [c for c in what.creates if c in present]
-        printer.out(f"    what it does: {what.summary}")
-        if already and len(already) == len(what.creates):
-            printer.out(f"    already present ({', '.join(object_label(k) for k in already)}): no change")
-        printer.out(f"    lock: {what.lock}")
-    printer.out()
 
 
 def cmd_sql(args: argparse.Namespace, printer: Printer) -> int:

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from wizard import __version__
-from wizard.core.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_WAIT
+from wizard.core.defaults import (
+    DEFAULT_BLOCKER_GRACE,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_MAX_WAIT,
+    DEFAULT_ONLINE_ROWS,
+)
 
 DESCRIPTION = "A guided, safe PostgreSQL schema migration: check, back up, review, migrate, verify, roll back."
 EPILOG = (
@@ -54,6 +60,24 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     return _positive(text, float)
+
+
+def _non_negative(text: str, kind: type[int] | type[float]) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    return int(_non_negative(text, int))
+
+
+def _non_negative_float(text: str) -> float:
+    return _non_negative(text, float)
 
 
 def _target_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -111,6 +135,34 @@ def _lock_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_WAIT,
         help=f"keep retrying a busy table for up to S seconds in all (default {DEFAULT_MAX_WAIT:.0f})",
     )
+    blockers = parser.add_mutually_exclusive_group()
+    for flag, what in (("cancel", "cancel the query of"), ("terminate", "disconnect")):
+        blockers.add_argument(
+            f"--{flag}-blockers",
+            metavar="S",
+            nargs="?",
+            type=_non_negative_float,
+            const=DEFAULT_BLOCKER_GRACE,
+            help=f"once a statement has waited S seconds for a lock (default {DEFAULT_BLOCKER_GRACE:.0f}), {what}"
+            " each session that holds it (only with this flag; by default the wizard only waits and names them)",
+        )
+    _online_options(parser)
+
+
+def _online_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--online-rows",
+        metavar="N",
+        type=_non_negative_int,
+        default=DEFAULT_ONLINE_ROWS,
+        help="build indexes on existing tables with at least N rows CONCURRENTLY, after the rest commits, so"
+        f" writes go on (default {DEFAULT_ONLINE_ROWS}; 0: always)",
+    )
+    parser.add_argument(
+        "--no-online",
+        action="store_true",
+        help="build every index inside the migration's one transaction, whatever the table's size",
+    )
 
 
 ALLOW_POOLER = "go ahead through a Neon -pooler host (by default refused: schema changes belong on the direct host)"
@@ -130,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = command("status", "show the server and each migration's state: applied, pending or modified")
     status.add_argument("--json", action="store_true", help="print JSON")
 
-    command("plan", "show the SQL that would run, statement by statement, with what each does")
+    planning = command("plan", "show the SQL that would run, statement by statement: what it does, lock and impact")
+    planning.add_argument("--json", action="store_true", help="print JSON")
+    _online_options(planning)
     command("sql", "print the migration, paste-ready for the Neon SQL editor (needs no database)")
 
     backup = command("backup", "take a verified backup with pg_dump and print where it is")

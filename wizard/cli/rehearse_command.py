@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from wizard.cli.changes import context, stream_of
+from wizard.cli.changes import context, run_options, stream_of
 from wizard.cli.commands import print_verify
 from wizard.cli.output import Printer, one_line
 from wizard.cli.session import open_session
 from wizard.core import operations
 from wizard.core.errors import WizardError
 from wizard.core.rehearse import Rehearsal, stopped
-from wizard.core.runner import RunOptions
 from wizard.core.units import human_duration
 
 
@@ -24,7 +23,7 @@ def cmd_rehearse(args: argparse.Namespace, printer: Printer) -> int:
     backup = args.backup.expanduser().resolve() if args.backup else None
     stream = stream_of(args, printer)
     session = open_session(args, printer, to_stderr=stream.json_lines)
-    options = RunOptions(lock_timeout_ms=args.lock_timeout, max_wait=args.max_wait)
+    options = run_options(args)
     try:
         stream.say(f"Server: PostgreSQL {session.server_version}")
         stream.say("Rehearsing on a throwaway local copy: your database is only read.")

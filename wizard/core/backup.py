@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from wizard.core import dumpfile, paths, pgtools
+from wizard.core import catalog, dumpfile, paths, pgtools
 from wizard.core.connection import Target
 from wizard.core.doctor import diagnose
 from wizard.core.errors import BackupFailed, Cancelled, WizardError
@@ -62,16 +62,27 @@ class BackupResult:
         }
 
 
+_TABLES = (
+    "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+    " AND n.nspname NOT LIKE 'pg\\_%%' AND (%s::text IS NULL OR c.relname = %s::text OR"
+    " n.nspname || '.' || c.relname = %s::text) ORDER BY 1"
+)
+
+
 def tables_of(conn: psycopg.Connection[Any], only: str | None = None) -> list[str]:
     """schema.table of every ordinary table a backup must hold (the wizard's ledger included)."""
-    rows = conn.execute(
-        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-        " AND n.nspname NOT LIKE 'pg\\_%%' AND (%s::text IS NULL OR c.relname = %s::text OR"
-        " n.nspname || '.' || c.relname = %s::text) ORDER BY 1",
-        (only, only, only),
-    ).fetchall()
+    rows = conn.execute(_TABLES, (only, only, only)).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def _contents(conn: psycopg.Connection[Any], only: str | None) -> tuple[list[str], int]:
+    """tables_of() and the database's size, asked together: one round trip."""
+    tables, size = catalog.flight(
+        conn, [(_TABLES, (only, only, only)), ("SELECT pg_database_size(current_database())", None)]
+    )
+    catalog.raise_failed([tables, size])
+    return [str(r[0]) for r in tables.rows or []], int(size.rows[0][0]) if size.rows else 0
 
 
 def default_path(target: Target, fmt: str, folder: Path | None = None) -> Path:
@@ -104,15 +115,16 @@ def run_backup(
     cancel: threading.Event | None = None,
     prefer_bundled: bool = False,
 ) -> BackupResult:
+    # pg_dump (to write) and pg_restore (to read the file back) are found while the database
+    # answers: their `--version` runs in parallel with the round trip, not after it.
+    pgtools.prefetch("pg_dump", "pg_restore")
     server_major = conn.info.server_version // 10000
-    expected = tables_of(conn, table)
+    expected, database_bytes = _contents(conn, table)
     if table and not expected:
         raise BackupFailed(
             f"There is no table {table!r} to back up in this database.",
             fix=("Check the table's name (`plan` names the ones the migration changes), or back up everything.",),
         )
-    size_row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-    database_bytes = int(size_row[0]) if size_row else 0
     choice = pgtools.choose("pg_dump", server_major, prefer_bundled=prefer_bundled)
     path = _output(target, fmt, output).resolve()
     partial = dumpfile.partial_path(path)

@@ -323,5 +323,9 @@ def connect(
 
 
 def server_version(conn: psycopg.Connection[Any]) -> str:
+    """The server's version string, as the server announced it at start-up (no round trip)."""
+    announced = conn.info.parameter_status("server_version")
+    if announced:
+        return announced
     row = conn.execute("SELECT current_setting('server_version')").fetchone()
     return str(row[0]) if row else "unknown"

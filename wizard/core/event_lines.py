@@ -52,6 +52,34 @@ def lines(event: ev.Event, width: int = 100) -> list[Line]:
                 Line(f"(rolled back this try; retrying in {retry:.1f} s, waited {waited:.0f} s of {budget:.0f} s)",
                      WARN, 1),
             ]  # fmt: skip
+        case ev.BlockerSignalled(pid=pid, action=action, done=signalled, query=query):
+            what = f"cancelled the query of pid {pid}" if action == "cancel" else f"disconnected pid {pid}"
+            if not signalled:
+                what = f"could not {'cancel the query of' if action == 'cancel' else 'disconnect'} pid {pid}" + (
+                    " (it has finished, or this role may not signal it: ask the database owner)"
+                )
+            return [Line(what + (f": {one_line(query, width - len(what) - 6)}" if query else ""), WARN, 1)]
+        case ev.TransactionalPartCommitted(version=v, name=n, duration=took, online=names):
+            return [
+                Line(f"Committed {v}_{n} in {human_duration(took)}, except its index builds on big tables;"
+                     " recorded in the ledger as not finished.", OK),
+                Line(f"Next, built online (reads and writes go on): {', '.join(names)}", "", 1),
+            ]  # fmt: skip
+        case ev.IndexBuildStarted(index=name, table=table, rows=rows, repairs=repairs):
+            repair = "dropped the invalid index an interrupted build left; " if repairs else ""
+            return [Line(f"{repair}building index {name} on {table} (~{rows:,} rows) CONCURRENTLY", HEAD, 1)]
+        case ev.IndexBuildProgress(index=name, phase=phase, elapsed=took, waiting_for=holders):
+            share = event.fraction
+            percent = f", {share:.0%}" if share is not None else ""
+            found = [Line(f"{name}: {phase}{percent} ({took:.0f} s)", DIM, 2)]
+            if holders:
+                who = "; ".join(h.describe() for h in holders)
+                found.append(Line(f"waiting for {who} (reads and writes on the table go on meanwhile)", WARN, 2))
+            return found
+        case ev.IndexBuildFinished(index=name, duration=took, skipped=skipped):
+            if skipped:
+                return [Line(f"index {name}: nothing to build, {skipped}", DIM, 1)]
+            return [Line(f"built index {name} online in {human_duration(took)}", OK, 1)]
         case ev.WaitingForOtherRun(waited=waited, pids=pids):
             who = f" (pid {', '.join(map(str, pids))})" if pids else ""
             return [Line(f"another migration-wizard run{who} is working on this database; waiting ({waited:.0f} s)",

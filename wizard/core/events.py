@@ -19,11 +19,16 @@ class LockHolder:
     application: str
     mode: str
     query: str
+    transaction_age: float = 0.0  # seconds since its transaction began (0: none open)
 
     def describe(self) -> str:
         app = f" ({self.application})" if self.application else ""
         state = self.state or "unknown state"
-        text = f"pid {self.pid}{app}, {state} for {self.seconds_in_state:.0f} s, holding {self.mode}"
+        text = f"pid {self.pid}{app}, {state} for {self.seconds_in_state:.0f} s"
+        if self.transaction_age >= 1 and self.transaction_age - self.seconds_in_state >= 1:
+            text += f" (its transaction began {self.transaction_age:.0f} s ago)"
+        if self.mode:
+            text += f", {self.mode}" if self.mode.startswith(("holds ", "waits ")) else f", holding {self.mode}"
         if self.query:
             text += f": {self.query}"
         return text
@@ -78,6 +83,62 @@ class LockWait:
     budget: float
     retry_in: float
     holders: tuple[LockHolder, ...]
+
+
+@dataclass(frozen=True)
+class BlockerSignalled:
+    """The user asked to cancel the query of (or disconnect) a session that blocked the migration."""
+
+    pid: int
+    action: str  # "cancel" or "terminate"
+    done: bool  # False: the server refused (no right to signal it) or the session had gone
+    query: str
+
+
+@dataclass(frozen=True)
+class TransactionalPartCommitted:
+    """A migration's statements except its online index builds are committed and recorded
+    (phase 'transactional' in the ledger); the builds follow, each its own step."""
+
+    version: str
+    name: str
+    duration: float
+    online: tuple[str, ...]  # the indexes still to build, CONCURRENTLY
+
+
+@dataclass(frozen=True)
+class IndexBuildStarted:
+    version: str
+    index: str
+    table: str
+    sql: str
+    rows: int  # the table's estimated rows
+    repairs: bool = False  # an invalid index left by an interrupted build was dropped first
+
+
+@dataclass(frozen=True)
+class IndexBuildProgress:
+    """A sample of pg_stat_progress_create_index for the build (blocks or tuples done of total)."""
+
+    version: str
+    index: str
+    phase: str
+    done: int
+    total: int
+    elapsed: float
+    waiting_for: tuple[LockHolder, ...] = ()
+
+    @property
+    def fraction(self) -> float | None:
+        return min(1.0, self.done / self.total) if self.total > 0 else None
+
+
+@dataclass(frozen=True)
+class IndexBuildFinished:
+    version: str
+    index: str
+    duration: float
+    skipped: str = ""  # why nothing was built (e.g. "a valid index of that name already exists")
 
 
 @dataclass(frozen=True)
@@ -218,7 +279,12 @@ Event = (
     | StatementFinished
     | StatementSkipped
     | LockWait
+    | BlockerSignalled
     | WaitingForOtherRun
+    | TransactionalPartCommitted
+    | IndexBuildStarted
+    | IndexBuildProgress
+    | IndexBuildFinished
     | BaselineRecorded
     | MigrationApplied
     | AlreadyApplied

@@ -34,9 +34,14 @@ _CREATE = (
         duration_ms integer NOT NULL DEFAULT 0,
         applied_by text NOT NULL,
         wizard_version text NOT NULL,
-        preexisting jsonb NOT NULL DEFAULT '[]'::jsonb
+        preexisting jsonb NOT NULL DEFAULT '[]'::jsonb,
+        phase text NOT NULL DEFAULT 'complete'
     )""",
 )
+# Which part of a migration is done: 'complete', or 'transactional' when its statements are
+# committed but the indexes it builds online (CREATE INDEX CONCURRENTLY) are not all built yet.
+# Ledgers made before this column existed gain it when a migration first records a phase.
+COMPLETE, TRANSACTIONAL = "complete", "transactional"
 # A rollback removes the migration's ledger row (so status says pending again); this history
 # remembers when, by whom, and which of its objects the rollback kept (they existed before
 # it), so they never look "applied" again and verify can say "rolled back at ...".
@@ -62,6 +67,11 @@ class LedgerRow:
     applied_by: str
     wizard_version: str
     preexisting: tuple[str, ...]
+    phase: str = COMPLETE
+
+    @property
+    def complete(self) -> bool:
+        return self.phase == COMPLETE
 
 
 @dataclass(frozen=True)
@@ -82,10 +92,11 @@ def read(conn: psycopg.Connection[Any]) -> dict[str, LedgerRow]:
     if not exists(conn):
         return {}
     rows = conn.execute(
-        f"SELECT version, name, kind, checksum, applied_at, duration_ms, applied_by, wizard_version, preexisting"
-        f" FROM {TABLE} ORDER BY version"
+        # to_jsonb(l) reads `phase` from ledgers that have it and NULL from older ones.
+        f"SELECT version, name, kind, checksum, applied_at, duration_ms, applied_by, wizard_version, preexisting,"
+        f" coalesce(to_jsonb(l) ->> 'phase', '{COMPLETE}') FROM {TABLE} l ORDER BY version"
     ).fetchall()
-    return {r[0]: LedgerRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8])) for r in rows}
+    return {r[0]: LedgerRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8]), r[9]) for r in rows}
 
 
 def ensure(conn: psycopg.Connection[Any]) -> None:
@@ -114,11 +125,23 @@ def record(
     checksum: str,
     duration_ms: int = 0,
     preexisting: tuple[str, ...] = (),
+    phase: str = COMPLETE,
 ) -> None:
+    values = [version, name, kind, checksum, duration_ms, who(), __version__, json.dumps(list(preexisting))]
+    columns = "version, name, kind, checksum, duration_ms, applied_by, wizard_version, preexisting"
+    placeholders = "%s, %s, %s, %s, %s, current_user || ' (' || %s || ')', %s, %s::jsonb"
+    if phase != COMPLETE:
+        conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS phase text NOT NULL DEFAULT '{COMPLETE}'")
+        columns, placeholders = columns + ", phase", placeholders + ", %s"
+        values.append(phase)
+    conn.execute(f"INSERT INTO {TABLE} ({columns}) VALUES ({placeholders})", values)
+
+
+def record_complete(conn: psycopg.Connection[Any], version: str, duration_ms: int) -> None:
+    """The online part of `version` is done too: the migration is now applied in full."""
     conn.execute(
-        f"INSERT INTO {TABLE} (version, name, kind, checksum, duration_ms, applied_by, wizard_version, preexisting)"
-        " VALUES (%s, %s, %s, %s, %s, current_user || ' (' || %s || ')', %s, %s::jsonb)",
-        (version, name, kind, checksum, duration_ms, who(), __version__, json.dumps(list(preexisting))),
+        f"UPDATE {TABLE} SET phase = %s, duration_ms = duration_ms + %s WHERE version = %s",
+        (COMPLETE, duration_ms, version),
     )
 
 

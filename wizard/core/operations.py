@@ -22,7 +22,7 @@ import psycopg
 from wizard.core import engine, verify
 from wizard.core import restore as restoring
 from wizard.core.backup import BackupResult, run_backup
-from wizard.core.connection import Target
+from wizard.core.connection import Target, connect
 from wizard.core.errors import FailedAfterCommit, ReportNotWritten, WizardError
 from wizard.core.events import (
     BackupVerified,
@@ -34,6 +34,7 @@ from wizard.core.events import (
     RestoreStarted,
     SettingLeftOut,
     TableRestored,
+    TransactionalPartCommitted,
     VerifyFinished,
     fanout,
 )
@@ -179,6 +180,17 @@ def pending(ctx: Context) -> list[Migration]:
     return todo
 
 
+def online_builds(ctx: Context, todo: list[Migration], options: RunOptions) -> list[str]:
+    """The indexes `migrate` would build online after the commit (read only; table sizes now)."""
+    from wizard.core import online  # with pglast: only when there is something to apply
+
+    return [
+        str(s.node.idxname)
+        for m in todo
+        for s in online.split(ctx.conn, m.expectations.schema, m.statements, options.online_rows)[1]
+    ]
+
+
 def migrate(ctx: Context, options: RunOptions, backup: BackupChoice, emit: Emit) -> MigrateResult:
     """Back up (as chosen), apply what is pending (one transaction each), verify, report."""
     started = time.monotonic()
@@ -186,10 +198,17 @@ def migrate(ctx: Context, options: RunOptions, backup: BackupChoice, emit: Emit)
     if backup.take:
         note = str(take_backup(ctx, backup, emit, options.cancel).path)
     committed = _Committed()
+    _watch_builds_through(ctx, options)
 
     def track(event: Event) -> None:
+        if isinstance(event, TransactionalPartCommitted):
+            committed.add(f"applied {event.version}_{event.name} except its online index builds")
+            committed.step = "the online index builds"
         if isinstance(event, MigrationApplied):
-            committed.add(f"applied {event.version}_{event.name}")
+            label = f"applied {event.version}_{event.name}"
+            if committed.done and committed.done[-1].startswith(f"{label} except"):
+                committed.done.pop()  # its online builds are done too now
+            committed.add(label)
             committed.step = "the next migration"
 
     committed.step = "the migration"
@@ -200,6 +219,14 @@ def migrate(ctx: Context, options: RunOptions, backup: BackupChoice, emit: Emit)
         committed.step = "verification"
         record.verify = _verified(ctx, emit)
     return MigrateResult(applied, record.verify, note, record.path, time.monotonic() - started)
+
+
+def _watch_builds_through(ctx: Context, options: RunOptions) -> None:
+    """Online index builds are watched through a second connection to the same target; through
+    a transaction pooler they run without the session-level run lock."""
+    if options.monitor is None:
+        options.monitor = lambda: connect(ctx.target, timeout=10)
+    options.pooled = options.pooled or ctx.target.is_pooler
 
 
 # Rollback -----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from wizard.core.events import (
     AlreadyApplied,
     BaselineRecorded,
     Event,
+    IndexBuildProgress,
     LockWait,
     MigrationApplied,
     MigrationRolledBack,
@@ -128,6 +129,8 @@ class SessionReport:
                     )
                 case AlreadyApplied(version=v, name=name):
                     lines.append(f"- {v}_{name} was already applied")
+                case IndexBuildProgress(waiting_for=()):
+                    continue  # the build's progress is for watching, not for the record
                 case _:  # backup, restore and rehearsal steps: as the screens and the CLI say them
                     lines += [f"{'  ' * said.indent}- {said.text}" for said in event_lines.lines(event, 200)]
         return lines

@@ -16,7 +16,7 @@ from psycopg import sql
 
 from wizard.core import catalog, ledger, runner
 from wizard.core.describe import describe
-from wizard.core.engine import APPLIED, MODIFIED, status
+from wizard.core.engine import APPLIED, MODIFIED, PARTIAL, status
 from wizard.core.errors import RefusedError
 from wizard.core.events import Emit, MigrationRolledBack, StatementSkipped
 from wizard.core.migrations import Migration, Statement
@@ -88,7 +88,7 @@ def latest_applied(conn: Conn, migrations: Sequence[Migration]) -> Migration | N
         migration = state.migration
         if migration.baseline:
             continue
-        if state.state in (APPLIED, MODIFIED) or _removable(conn, migration):
+        if state.state in (APPLIED, MODIFIED, PARTIAL) or _removable(conn, migration):
             return migration
     return None
 

@@ -3,31 +3,42 @@
 Safety rules, each for a reason:
 - A *transaction-scoped* advisory lock serialises runs of the wizard: session locks
   do not survive Neon's transaction-mode pooler.
-- `SET LOCAL lock_timeout` is short, so a statement that must wait for a busy table
-  gives up quickly instead of queueing every other query on that table behind it.
-  The whole transaction is then rolled back (releasing what it held), the session
-  holding the lock is reported, and the transaction is retried after a backoff,
-  until the wait budget is used up.
+- `SET LOCAL lock_timeout` is short (tens of milliseconds): a statement that must wait for
+  a busy table queues every other query on that table behind it, so it gives up quickly.
+  The whole transaction is then rolled back (releasing what it held), the session that
+  really holds the lock is reported (blockers.py), and the transaction is retried after a
+  short, jittered pause, until the wait budget is used up. Users wait at most one lock
+  timeout at a time, and the migration goes through as soon as the table is free.
+- Blocking sessions are cancelled or disconnected only when the user asked for it.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 
-from wizard.core import catalog
-from wizard.core.defaults import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_WAIT
+from wizard.core import blockers, catalog
+from wizard.core.defaults import (
+    DEFAULT_BLOCKER_GRACE,
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_MAX_WAIT,
+    DEFAULT_ONLINE_ROWS,
+)
 from wizard.core.describe import describe
 from wizard.core.doctor import diagnose
 from wizard.core.errors import Cancelled, MigrationFailed
 from wizard.core.events import (
+    BlockerSignalled,
     Emit,
+    LockHolder,
     LockWait,
     MigrationStarted,
     StatementFinished,
@@ -38,7 +49,8 @@ from wizard.core.migrations import Statement
 
 # pg_try_advisory_xact_lock key shared by every run of the wizard ("migwiz" in ASCII).
 RUN_LOCK_KEY = 0x6D696777697A
-_BACKOFF = (0.5, 1.0, 2.0, 3.0, 5.0)
+_FIRST_RETRY, _LONGEST_RETRY = 0.05, 0.5  # seconds between tries at a busy table, before jitter
+_REPORT_EVERY = 1.0  # seconds between two LockWait reports of the same wait
 
 
 @dataclass
@@ -49,6 +61,30 @@ class RunOptions:
     # Times the durations it reports (the wait budget always uses the real clock): a
     # screen's snapshot test passes a fixed one.
     clock: Callable[[], float] = time.monotonic
+    # Indexes on existing tables with at least this many rows are built CONCURRENTLY after the
+    # rest of the migration commits (online.py); None: never, 0: always.
+    online_rows: int | None = DEFAULT_ONLINE_ROWS
+    # Set only by the user (--cancel-blockers, --terminate-blockers): once a statement has
+    # waited `blocker_grace` seconds for a lock, cancel the blocking query or end its session.
+    blocker_action: str | None = None
+    blocker_grace: float = DEFAULT_BLOCKER_GRACE
+    # Opens a second connection to the same database, to watch an online index build.
+    monitor: Callable[[], psycopg.Connection[Any]] | None = None
+    pooled: bool = False  # through a transaction-mode pooler: no session-level advisory lock
+    _act_now: str | None = field(default=None, repr=False)
+
+    def act_on_blockers_now(self, action: str) -> None:
+        """The user pressed a button: cancel or disconnect the blocking sessions at the next try."""
+        if action not in blockers.ACTIONS:
+            raise ValueError(action)
+        self._act_now = action
+
+    def blocker_action_due(self, waited: float) -> str | None:
+        """What to do to the blocking sessions now, if the user asked for anything."""
+        action, self._act_now = self._act_now, None
+        if action is None and self.blocker_action and waited >= self.blocker_grace:
+            action = self.blocker_action
+        return action
 
     def pause(self, seconds: float) -> None:
         """Sleep, but wake up at once when the user cancels."""
@@ -61,10 +97,18 @@ class RunOptions:
 
 
 class _StatementError(Exception):
-    def __init__(self, statement: Statement, error: psycopg.Error) -> None:
+    def __init__(self, statement: Statement, error: psycopg.Error, began: datetime | None) -> None:
         super().__init__(str(error))
         self.statement = statement
         self.error = error
+        self.began = began  # the server's time when this try's transaction began
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before try `attempt + 1` at a busy table: 50 ms at first, growing to 0.5 s,
+    each with +-50% jitter so two waiting runs do not retry in step."""
+    base = min(_FIRST_RETRY * 2 ** ((attempt - 1) / 3), _LONGEST_RETRY)
+    return base * (0.5 + random.random())
 
 
 Prepare = Callable[[psycopg.Connection[Any]], Sequence[Statement] | None]
@@ -105,6 +149,7 @@ def _run(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: E
     attempt = 1
     busy_since: float | None = None
     last_report: float | None = None
+    waits_reported: float | None = None
     while True:
         options.check_cancel()
         try:
@@ -130,12 +175,21 @@ def _run(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emit: E
             if not isinstance(failure.error, pg_errors.LockNotAvailable):
                 raise _failed(plan, failure) from None
             waited = time.monotonic() - started
-            holders = catalog.lock_holders(conn, plan.schema, _relations(plan, failure.statement))
+            relations = _relations(plan, failure.statement)
+            action = options.blocker_action_due(waited)
+            report = waits_reported is None or time.monotonic() - waits_reported >= _REPORT_EVERY
+            holders: tuple[LockHolder, ...] = ()
+            if report or action or waited >= options.max_wait:
+                holders = blockers.blockers(conn, plan.schema, relations, failure.began)
             if waited >= options.max_wait:
                 raise _lock_exhausted(plan, failure, waited, holders) from None
-            retry_in = min(_BACKOFF[min(attempt - 1, len(_BACKOFF) - 1)], max(0.1, options.max_wait - waited))
-            relation = ", ".join(_relations(plan, failure.statement))
-            emit(LockWait(plan.version, relation, waited, options.max_wait, retry_in, holders))
+            retry_in = min(retry_delay(attempt), max(0.01, options.max_wait - waited))
+            if report:
+                emit(LockWait(plan.version, ", ".join(relations), waited, options.max_wait, retry_in, holders))
+                waits_reported = time.monotonic()
+            if action:
+                for holder in holders:
+                    emit(BlockerSignalled(holder.pid, action, blockers.signal(conn, holder.pid, action), holder.query))
             options.pause(retry_in)
             attempt += 1
 
@@ -152,9 +206,10 @@ def _attempt(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emi
             # Waiting happens outside any transaction: one that started before the other
             # run committed would keep a stale view of the catalogs (the ledger would look
             # missing), so a busy lock rolls back and the next try starts afresh.
-            row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RUN_LOCK_KEY,)).fetchone()
+            row = conn.execute("SELECT pg_try_advisory_xact_lock(%s), now()", (RUN_LOCK_KEY,)).fetchone()
             if not (row and row[0]):
                 raise _Busy()
+            since: datetime | None = row[1]  # the server's clock: who held a lock before this try
             statements = plan.prepare(conn)
             if statements is None:
                 return None
@@ -172,7 +227,7 @@ def _attempt(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emi
                 except psycopg.Error as exc:
                     if isinstance(exc, pg_errors.QueryCanceled) and options.cancel.is_set():
                         options.check_cancel()
-                    raise _StatementError(statement, exc) from exc
+                    raise _StatementError(statement, exc, since) from exc
                 emit(
                     StatementFinished(
                         plan.version,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from wizard.core.connection import redact
 from wizard.core.doctor import Diagnosis, explain
 from wizard.core.errors import WizardError
+from wizard.core.redaction import redact
 from wizard.tui.state import FlowState
 
 

@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wizard.core.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_MAX_WAIT
+from wizard.core.defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_MAX_WAIT,
+    DEFAULT_ONLINE_ROWS,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -33,6 +38,7 @@ class FlowState:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS  # one try at a busy table (as migrate --lock-timeout)
     max_wait: float = DEFAULT_MAX_WAIT  # retrying a busy table in all (as migrate --max-wait)
+    online_rows: int | None = DEFAULT_ONLINE_ROWS  # indexes on tables this big are built online
     clock: Callable[[], float] = time.monotonic
     target: Target | None = None
     conn: psycopg.Connection[Any] | None = None

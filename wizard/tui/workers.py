@@ -62,7 +62,9 @@ def context(state: FlowState) -> operations.Context:
 
 def run_options(state: FlowState) -> RunOptions:
     """The flow's lock timeout, wait budget, cancel flag and clock: the same for every operation."""
-    return RunOptions(state.lock_timeout_ms, state.max_wait, cancel=state.cancel, clock=state.clock)
+    return RunOptions(
+        state.lock_timeout_ms, state.max_wait, cancel=state.cancel, clock=state.clock, online_rows=state.online_rows
+    )
 
 
 def interrupt(state: FlowState) -> None:

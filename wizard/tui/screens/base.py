@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING, cast
 
 from textual.screen import Screen
 
-from wizard.core.connection import redact
-from wizard.tui.problems import Problem, problem_from
 from wizard.tui.state import FlowState
 
 if TYPE_CHECKING:
     from wizard.tui.app import WizardApp
+    from wizard.tui.problems import Problem
 
 
 class FlowScreen(Screen[None]):
@@ -28,11 +27,19 @@ class FlowScreen(Screen[None]):
         return self.wizard.state
 
     def redact(self, text: str) -> str:
+        # Imported here: the redaction rules compile their patterns on import (~15 ms), which
+        # the first screen, showing no URL, does without.
+        from wizard.core.redaction import redact
+
         target = self.state.target
         return target.redact(text) if target else redact(text)
 
     def problem(self, error: BaseException) -> Problem:
         """The error explained by the knowledge base, password removed; remembered for F1."""
+        # Imported here: the knowledge base (doctor, its rules and translations) is not needed
+        # to show the Welcome screen, and the first screen appears that much sooner.
+        from wizard.tui.problems import problem_from
+
         return problem_from(self.state, error, self.STEP or "")
 
     # The knowledge base's actions (doctor.ACTIONS) a screen can carry out for the user:

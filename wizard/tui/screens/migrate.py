@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from rich.markup import escape
@@ -17,6 +19,7 @@ from wizard.core import operations
 from wizard.core.errors import Cancelled, FailedAfterCommit, WizardError
 from wizard.core.errors import MigrationFailed as StatementFailed
 from wizard.core.event_lines import one_line
+from wizard.core.runner import RunOptions
 from wizard.tui import workers
 from wizard.tui.messages import EngineEvent, MigrationFailed, MigrationFinished
 from wizard.tui.screens.base import FlowScreen
@@ -26,7 +29,10 @@ from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
-INTRO = "One transaction: all of it is applied, or none of it. Cancel (Esc) is safe: it rolls back."
+INTRO = (
+    "One transaction: all of it is applied, or none of it. Cancel (Esc) is safe: it rolls back. Index builds on"
+    " big tables follow online, while reads and writes go on; cancelling one keeps what is committed."
+)
 CANCELLED = "Cancelled: the transaction was rolled back, nothing was changed."
 
 
@@ -45,6 +51,10 @@ class MigrateScreen(FlowScreen):
     MigrateScreen #current { height: auto; color: $text-muted; }
     MigrateScreen #log { height: 1fr; min-height: 6; }
     MigrateScreen #outcome { height: auto; }
+    MigrateScreen #blocked { height: auto; display: none; }
+    MigrateScreen #blocked.shown { display: block; }
+    MigrateScreen #blocked Static { height: auto; color: $warning; }
+    MigrateScreen #blocked Horizontal { height: auto; }
     """
 
     def __init__(self) -> None:
@@ -53,6 +63,7 @@ class MigrateScreen(FlowScreen):
         self.applied_now: list[str] = []
         self.report_path: Path | None = None
         self.timer: Timer | None = None
+        self.options: RunOptions | None = None  # the running operation's, for the blocker buttons
 
     def compose(self) -> ComposeResult:
         yield StepIndicator(self.STEP)
@@ -62,6 +73,11 @@ class MigrateScreen(FlowScreen):
                 yield ProgressBar(id="progress", show_eta=False)
                 yield Static("", id="elapsed")
             yield Static("Preparing: reading what is pending ...", id="current")
+            with VerticalScroll(id="blocked"):
+                yield Static("", id="blocked-by")
+                with Horizontal():
+                    yield Button("Cancel its query", id="cancel-blocker", variant="warning")
+                    yield Button("Disconnect that session", id="terminate-blocker", variant="error")
             yield EventLog(id="log")
             yield Static("", id="outcome")
             yield ProblemBox(id="problem")
@@ -122,7 +138,8 @@ class MigrateScreen(FlowScreen):
             self.post_message(EngineEvent(event))
 
         choice = operations.BackupChoice(take=False, note=backup_note(state))
-        result = operations.migrate(workers.context(state), workers.run_options(state), choice, emit)
+        self.options = workers.run_options(state)
+        result = operations.migrate(workers.context(state), self.options, choice, emit)
         state.verify = result.verify
         return result.applied
 
@@ -141,7 +158,51 @@ class MigrateScreen(FlowScreen):
             bar.update(progress=event.index)
         elif isinstance(event, ev.MigrationApplied):
             self.applied_now.append(event.version)
+        elif isinstance(event, ev.IndexBuildStarted):
+            bar.update(total=100, progress=0)
+            self.query_one("#current", Static).update(
+                escape(f"Building index {event.index} on {event.table} online: reads and writes go on ...")
+            )
+        elif isinstance(event, ev.IndexBuildProgress) and event.fraction is not None:
+            bar.update(total=100, progress=round(event.fraction * 100))
+        elif isinstance(event, ev.IndexBuildFinished):
+            bar.update(total=100, progress=100)
+        self._show_blockers(event)
         self.query_one("#log", EventLog).show(event, self.redact)
+
+    def _show_blockers(self, event: ev.Event) -> None:
+        """While a statement or a build waits for a session, name it and offer to stop it: only
+        ever on the user's press (it may be someone's important work)."""
+        holders: tuple[ev.LockHolder, ...] | None = None
+        if isinstance(event, ev.LockWait):
+            holders = event.holders
+        elif isinstance(event, ev.IndexBuildProgress):
+            holders = event.waiting_for
+        elif isinstance(event, (ev.StatementFinished, ev.IndexBuildFinished, ev.MigrationApplied)):
+            holders = ()
+        if holders is None:
+            return
+        box = self.query_one("#blocked")
+        box.set_class(bool(holders) and self.phase == RUNNING, "shown")
+        if holders:
+            first = holders[0]
+            more = f" (and {len(holders) - 1} more)" if len(holders) > 1 else ""
+            self.query_one("#blocked-by", Static).update(
+                escape(
+                    f"Waiting for {self.redact(first.describe())}{more}. The wizard keeps waiting and retrying;"
+                    " you may stop that session instead:"
+                )
+            )
+            for button in box.query(Button):
+                button.disabled = False
+
+    def action_stop_blockers(self, action: str) -> None:
+        if self.options is None or self.phase != RUNNING:
+            return
+        self.options.act_on_blockers_now(action)
+        for button in self.query_one("#blocked").query(Button):
+            button.disabled = True
+        self.query_one("#blocked-by", Static).update("Asked the server to stop it: the wizard tries again now ...")
 
     def _tick(self) -> None:
         seconds = self.state.clock() - self.started
@@ -154,6 +215,7 @@ class MigrateScreen(FlowScreen):
         if self.timer is not None:
             self.timer.stop()
         self.query_one("#cancel").display = False
+        self.query_one("#blocked").remove_class("shown")
         self.query_one("#current", Static).update("")
         self._tick()
         self.refresh_bindings()
@@ -241,10 +303,12 @@ class MigrateScreen(FlowScreen):
             self.wizard.go("verify")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {
+        actions: dict[str, Callable[[], None]] = {
             "cancel": self.action_cancel,
             "back": self.action_back,
             "verify": self.action_verify,
             "restore": self.action_restore,
+            "cancel-blocker": partial(self.action_stop_blockers, "cancel"),
+            "terminate-blocker": partial(self.action_stop_blockers, "terminate"),
         }
         actions[event.button.id or "cancel"]()

@@ -14,8 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
 
-from wizard.core import catalog, engine
-from wizard.core.describe import describe
+from wizard.core import engine, impact
 from wizard.tui.messages import WorkFailed
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.problem_box import ProblemBox
@@ -35,6 +34,8 @@ class PlannedStatement:
     summary: str
     lock: str
     present: bool
+    impact: str = ""  # in plain words, with a time estimate where it takes time
+    table: str = ""  # "attachments: ~200,000 rows, 35.0 MB" for a statement on an existing table
 
 
 @dataclass
@@ -43,9 +44,20 @@ class ReviewReady(Message):
 
     migrations: list[str]
     statements: list[PlannedStatement]
+    online: tuple[str, ...] = ()  # indexes built CONCURRENTLY after the commit
+    sessions: tuple[str, ...] = ()  # who holds or waits for a lock on those tables now
+    tables: tuple[str, ...] = ()
 
 
-def header(migrations: list[str], statements: list[PlannedStatement]) -> str:
+def sessions_text(message: ReviewReady) -> str:
+    tables = ", ".join(message.tables)
+    if not message.sessions:
+        return f"No other session holds or waits for a lock on {tables} now."
+    listed = "\n".join(f"  - {s}" for s in message.sessions)
+    return f"Sessions using {tables} now (the migration waits for those holding a lock):\n{listed}"
+
+
+def header(migrations: list[str], statements: list[PlannedStatement], online: tuple[str, ...] = ()) -> str:
     count = len(statements)
     noun = "statement" if count == 1 else "statements"
     if len(migrations) == 1:
@@ -57,6 +69,11 @@ def header(migrations: list[str], statements: list[PlannedStatement]) -> str:
         text = (
             f"Nothing has been changed yet. These {count} {noun} of {len(migrations)} migrations run in one"
             " transaction per migration: each migration is applied completely or not at all."
+        )
+    if online:
+        text += (
+            f" Except the index builds on big tables ({', '.join(online)}): they follow online after the commit,"
+            " while reads and writes go on."
         )
     present = sum(s.present for s in statements)
     if present:
@@ -87,6 +104,10 @@ class StatementBlock(Vertical):
         sql = p.sql.strip().rstrip(";") + ";"
         yield Static(Syntax(sql, "sql", theme="ansi_dark", word_wrap=True, background_color="default"), classes="sql")
         what = Text.assemble(("What it does: ", "bold"), p.summary, "\n", ("Lock: ", "bold"), p.lock)
+        if p.table:
+            what.append_text(Text.assemble("\n", ("Table: ", "bold"), p.table))
+        if p.impact:
+            what.append_text(Text.assemble("\n", ("Impact: ", "bold"), p.impact))
         yield Static(what, classes="what")
 
 
@@ -152,27 +173,26 @@ class ReviewScreen(FlowScreen):
         try:
             conn = self.state.connection()
             todo = engine.pending(engine.status(conn, self.state.migrations))
-            planned: list[PlannedStatement] = []
-            for migration in todo:
-                present = set(catalog.existing_objects(conn, migration.expectations))
-                for statement in migration.statements:
-                    about = describe(statement)
-                    already = bool(about.creates) and set(about.creates) <= present
-                    planned.append(
-                        PlannedStatement(
-                            migration.label,
-                            len(planned) + 1,
-                            statement.line,
-                            statement.sql,
-                            about.summary,
-                            about.lock,
-                            already,
-                        )
-                    )
+            found = impact.plan(conn, todo, self.state.online_rows)
         except Exception as error:  # a dropped connection must not crash the screen
             self.post_message(WorkFailed(self.problem(error)))
             return
-        self.post_message(ReviewReady([m.label for m in todo], planned))
+        planned = [
+            PlannedStatement(
+                s.migration,
+                s.index,
+                s.line,
+                s.sql,
+                s.summary,
+                s.lock,
+                s.present,
+                s.impact,
+                f"{s.table}: {s.stats.describe()}" if s.table and s.stats else "",
+            )
+            for s in found.statements
+        ]
+        sessions = tuple(self.redact(h.describe()) for h in found.sessions)
+        self.post_message(ReviewReady(found.migrations, planned, found.online, sessions, found.tables))
 
     async def on_review_ready(self, message: ReviewReady) -> None:
         self.query_one("#spinner").display = False
@@ -187,7 +207,9 @@ class ReviewScreen(FlowScreen):
             verify.focus()
             self.refresh_bindings()
             return
-        self.query_one("#header", Static).update(header(message.migrations, message.statements))
+        self.query_one("#header", Static).update(
+            escape(header(message.migrations, message.statements, message.online) + "\n" + sessions_text(message))
+        )
         total = len(message.statements)
         await self.query_one("#body", VerticalScroll).mount_all(
             [StatementBlock(planned, total) for planned in message.statements]
