@@ -67,18 +67,21 @@ def test_plan_still_splits_the_migrations_with_pglast(db: TestDatabase) -> None:
     assert "pglast" in loaded and "textual" not in loaded
 
 
-def test_a_file_postgresql_cannot_parse_is_refused_before_connecting_except_by_status(
+def test_a_file_postgresql_cannot_parse_is_refused_before_connecting_except_by_status_and_verify(
     db: TestDatabase, migrations_copy: Path
 ) -> None:
     path = migrations_copy / "002_phase2_vision_api.sql"
     path.write_text(path.read_text() + "\nCREATE TABLEE oops ();\n")
     folder = ("--migrations-dir", str(migrations_copy))
-    # status reads names and checksums: it still answers, and shows the migration as pending.
+    # status reads names and checksums, verify the expectations: they still answer, and show
+    # the migration as pending / not applied (neither reads a statement: no pglast to import).
     status = run("status", "--json", "--database-url", db.url, *folder)
     assert status.code == 0, status.text
     assert [m["state"] for m in json.loads(status.out)["migrations"]] == ["applied", "pending"]
+    verify = run("verify", "--json", "--database-url", db.url, *folder)
+    assert verify.code == 1 and json.loads(verify.out)["migrations"][-1]["state"] == "not_applied", verify.text
     # The commands that run or show statements refuse the file, before connecting to anything.
-    for command in ("plan", "migrate", "verify"):
+    for command in ("plan", "migrate", "rollback"):
         result = run(command, "--database-url", "postgresql://nobody@127.0.0.1:1/none", *folder)
         assert result.code == 3 and "002_phase2_vision_api.sql has a syntax error" in result.err, result.text
 

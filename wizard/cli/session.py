@@ -108,8 +108,9 @@ def open_session(args: argparse.Namespace, printer: Printer, *, to_stderr: bool 
     # `status` shows names and checksums only: its migrations are split into statements (pglast,
     # ~50 ms to import) only if something asks for them; every other command refuses a file
     # PostgreSQL cannot parse before it connects.
-    # status and restore read no statement (a single-table restore splits the down files when it needs them)
-    migrations = load_migrations(args.migrations_dir, parse=args.command not in ("status", "restore"))
+    # status, verify and restore read no statement (a single-table restore splits the down files when it
+    # needs them; verify reads the expectations and the checksums)
+    migrations = load_migrations(args.migrations_dir, parse=args.command not in ("status", "restore", "verify"))
     target = resolve_target(args, printer, to_stderr=to_stderr)
     refuse_pooler(args, target)
     timeout = float(args.connect_timeout)
