@@ -14,7 +14,7 @@ from wizard.cli.session import Session, confirm, open_session
 from wizard.cli.stream import Stream
 from wizard.core import engine, operations
 from wizard.core.errors import RefusedError
-from wizard.core.runner import RunOptions
+from wizard.core.run_options import RunOptions
 from wizard.core.verify_report import VerifyReport
 
 

@@ -16,7 +16,7 @@ from wizard.core.ledger import LedgerRow
 from wizard.core.migrations import Migration, Statement
 
 if TYPE_CHECKING:
-    from wizard.core.runner import RunOptions
+    from wizard.core.run_options import RunOptions
 
 Conn = psycopg.Connection[Any]
 # PARTIAL: committed, but indexes it builds online (CONCURRENTLY) are not all built yet (online.py).

@@ -42,7 +42,7 @@ from wizard.core.migrations import Migration, Statement
 from wizard.core.runner import RUN_LOCK_KEY
 
 if TYPE_CHECKING:
-    from wizard.core.runner import RunOptions
+    from wizard.core.run_options import RunOptions
 
 Conn = psycopg.Connection[Any]
 

@@ -41,7 +41,7 @@ from wizard.core.events import (
 from wizard.core.migrations import Migration
 from wizard.core.report import SessionReport, recording
 from wizard.core.restore import RestorePlan, RestoreResult
-from wizard.core.runner import RunOptions
+from wizard.core.run_options import RunOptions
 from wizard.core.verify_report import FAIL, WARN, VerifyReport
 
 if TYPE_CHECKING:  # imported where used: each operation loads only what it needs

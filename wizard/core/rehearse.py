@@ -35,7 +35,7 @@ from wizard.core.errors import MigrationFailed, RefusedError, RehearsalFailed, W
 from wizard.core.events import Emit, Event, LockWait, MigrationApplied, RehearsalStep, RehearsalWarning, ignore
 from wizard.core.local_copy import WITHOUT_REHEARSAL, LocalCopy, local_major, read_archive
 from wizard.core.migrations import Migration
-from wizard.core.runner import RunOptions
+from wizard.core.run_options import RunOptions
 from wizard.core.verify import run_verify
 from wizard.core.verify_report import FAIL, VerifyReport
 

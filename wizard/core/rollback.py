@@ -20,7 +20,7 @@ from wizard.core.engine import APPLIED, MODIFIED, PARTIAL, status
 from wizard.core.errors import RefusedError
 from wizard.core.events import Emit, MigrationRolledBack, StatementSkipped
 from wizard.core.migrations import Migration, Statement
-from wizard.core.runner import RunOptions
+from wizard.core.run_options import RunOptions
 
 Conn = psycopg.Connection[Any]
 

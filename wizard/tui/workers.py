@@ -14,7 +14,7 @@ from textual.message import Message
 
 from wizard.core import connection, operations, practice
 from wizard.core.errors import WizardError
-from wizard.core.runner import RunOptions
+from wizard.core.run_options import RunOptions
 from wizard.core.verify import run_verify
 from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow, VerifyFinished, WorkFailed
 from wizard.tui.problems import problem_from

@@ -19,7 +19,7 @@ from wizard.core import operations
 from wizard.core.errors import Cancelled, FailedAfterCommit, WizardError
 from wizard.core.errors import MigrationFailed as StatementFailed
 from wizard.core.event_lines import one_line
-from wizard.core.runner import RunOptions
+from wizard.core.run_options import RunOptions
 from wizard.tui import workers
 from wizard.tui.messages import EngineEvent, MigrationFailed, MigrationFinished
 from wizard.tui.screens.base import FlowScreen
