@@ -180,7 +180,10 @@ def apply_one(
             phase=ledger.TRANSACTIONAL if later else ledger.COMPLETE,
         )
 
-    plan = runner.Plan(migration.version, migration.name, "up", exp.schema, exp.tables_touched(), prepare, finish)
+    plan = runner.Plan(
+        migration.version, migration.name, "up", exp.schema, exp.tables_touched(), prepare, finish,
+        total=len(migration.statements),
+    )  # fmt: skip
     duration = runner.run(conn, plan, options, emit)
     if duration is None and not resumed:
         return False

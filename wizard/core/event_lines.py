@@ -38,6 +38,11 @@ def lines(event: ev.Event, width: int = 100) -> list[Line]:
             verb = "Applying" if direction == "up" else "Rolling back"
             if attempt > 1:
                 return [Line(f"Attempt {attempt}: {v}_{n} starts again from statement 1, in one transaction", HEAD)]
+            running = event.running or total
+            if running < total:
+                rest = "index builds online after it" if direction == "up" else "left out, they existed before"
+                how = f"{running} of its {total} statements in one transaction; the other {total - running}: {rest}"
+                return [Line(f"{verb} {v}_{n} ({how})", HEAD)]
             return [Line(f"{verb} {v}_{n} ({total} statements, in one transaction)", HEAD)]
         case ev.StatementFinished(index=i, total=total, sql=sql, line=at, status=status, duration=took):
             head, tail = f"[{i:>2}/{total}] line {at:<3} ", f"  -> {status} ({human_duration(took)})"

@@ -38,9 +38,10 @@ class LockHolder:
 class MigrationStarted:
     version: str
     name: str
-    total: int
+    total: int  # the file's statements
     attempt: int
     direction: str = "up"
+    running: int = 0  # how many of them run in this transaction (the rest: built online, or kept)
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,10 @@ def rollback(conn: Conn, migration: Migration, options: RunOptions, emit: Emit) 
         ledger.ensure(c)
         ledger.record_rollback(c, version=migration.version, name=migration.name, kept=kept)
 
-    plan = runner.Plan(migration.version, migration.name, "down", exp.schema, exp.tables_touched(), prepare, finish)
+    plan = runner.Plan(
+        migration.version, migration.name, "down", exp.schema, exp.tables_touched(), prepare, finish,
+        total=len(migration.down_statements),
+    )  # fmt: skip
     duration = runner.run(conn, plan, options, emit)
     if duration is None:
         return False

@@ -79,6 +79,7 @@ class Plan:
     tables: tuple[str, ...]
     prepare: Prepare
     finish: Finish
+    total: int = 0  # the file's statements (some may not run here: built online, or kept); 0: those run
 
 
 class _Busy(Exception):
@@ -165,8 +166,8 @@ def _attempt(conn: psycopg.Connection[Any], plan: Plan, options: RunOptions, emi
             if statements is None:
                 return None
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{options.lock_timeout_ms}ms",))
-            total = len(statements)
-            emit(MigrationStarted(plan.version, plan.name, total, attempt, plan.direction))
+            total = max(plan.total, len(statements))
+            emit(MigrationStarted(plan.version, plan.name, total, attempt, plan.direction, len(statements)))
             began = options.clock()
             for statement in statements:
                 options.check_cancel()

@@ -64,6 +64,7 @@ class MigrateScreen(FlowScreen):
         self.report_path: Path | None = None
         self.timer: Timer | None = None
         self.options: RunOptions | None = None  # the running operation's, for the blocker buttons
+        self.building = ""  # the index being built online now
 
     def compose(self) -> ComposeResult:
         yield StepIndicator(self.STEP)
@@ -159,6 +160,7 @@ class MigrateScreen(FlowScreen):
         elif isinstance(event, ev.MigrationApplied):
             self.applied_now.append(event.version)
         elif isinstance(event, ev.IndexBuildStarted):
+            self.building = event.index
             bar.update(total=100, progress=0)
             self.query_one("#current", Static).update(
                 escape(f"Building index {event.index} on {event.table} online: reads and writes go on ...")
@@ -166,6 +168,7 @@ class MigrateScreen(FlowScreen):
         elif isinstance(event, ev.IndexBuildProgress) and event.fraction is not None:
             bar.update(total=100, progress=round(event.fraction * 100))
         elif isinstance(event, ev.IndexBuildFinished):
+            self.building = ""
             bar.update(total=100, progress=100)
         self._show_blockers(event)
         self.query_one("#log", EventLog).show(event, self.redact)
@@ -207,6 +210,8 @@ class MigrateScreen(FlowScreen):
     def _tick(self) -> None:
         seconds = self.state.clock() - self.started
         step = f"statement {self.finished} of {self.total}" if self.total else "preparing"
+        if self.building:
+            step = f"building {self.building} online"
         step = step if self.total or self.phase == RUNNING else "finished"
         self.query_one("#elapsed", Static).update(f"{step}  ·  {seconds:.1f} s")
 

@@ -60,20 +60,18 @@ def sessions_text(message: ReviewReady) -> str:
 def header(migrations: list[str], statements: list[PlannedStatement], online: tuple[str, ...] = ()) -> str:
     count = len(statements)
     noun = "statement" if count == 1 else "statements"
+    later = f" {count - len(online)} of these {count} statements" if online else f" These {count} {noun}"
     if len(migrations) == 1:
-        text = (
-            f"Nothing has been changed yet. These {count} {noun} run in one transaction:"
-            " either all of them are applied or none."
-        )
+        text = f"Nothing has been changed yet.{later} run in one transaction: either all of them are applied or none."
     else:
         text = (
-            f"Nothing has been changed yet. These {count} {noun} of {len(migrations)} migrations run in one"
-            " transaction per migration: each migration is applied completely or not at all."
+            f"Nothing has been changed yet.{later} of {len(migrations)} migrations run in one transaction per"
+            " migration: each migration is applied completely or not at all."
         )
     if online:
         text += (
-            f" Except the index builds on big tables ({', '.join(online)}): they follow online after the commit,"
-            " while reads and writes go on."
+            f" The other {len(online)}, index builds on big tables ({', '.join(online)}), follow online after"
+            " the commit, while reads and writes go on."
         )
     present = sum(s.present for s in statements)
     if present:
