@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from textual.messages import ExitApp
 from textual.notifications import Notify
 from textual.widgets import Input, Static
 from textual.worker import WorkerState
@@ -158,6 +159,28 @@ async def test_sigterm_mid_migration_quits_the_same_way_without_asking(db: TestD
     finally:
         for number, handler in saved.items():
             signal.signal(number, handler)
+
+
+async def test_a_closed_browser_tab_mid_migration_quits_the_same_way(db: TestDatabase) -> None:
+    """Under --web, textual-serve's driver posts ExitApp when the tab closes: not an exit at once."""
+    messages: list[object] = []
+    with _holding(db, "attachments"):
+        app = _app(db)
+        async with app.run_test(size=(100, 30), message_hook=messages.append) as pilot:
+            await pilot.click("#test")
+            await _settle(app, pilot)
+            app.go("migrate")
+            await _until_waiting_for_the_lock(db, pilot)
+            app.post_message(ExitApp())  # what the web driver does for a closed tab
+            started = time.monotonic()
+            await pilot.pause(0.2)
+            assert app.state.cancel.is_set()
+            while app.is_running:
+                assert time.monotonic() - started < QUIT_WAIT + 5, "the app did not exit"
+                await asyncio.sleep(0.05)
+        _said_it_waits(messages, "migration")
+        _rolled_back_and_gone(app, db, time.monotonic() - started)
+        assert db.scalar(STORAGE_KEY) == 0
 
 
 async def test_quitting_mid_rollback_waits_until_the_server_has_rolled_it_back(db: TestDatabase) -> None:

@@ -7,6 +7,7 @@ from textual.widgets import Button, Input, Static
 from tests.conftest import TestDatabase
 from tests.tui.conftest import AppFactory
 from wizard.tui.messages import Connected, ConnectFailed
+from wizard.tui.widgets.problem_box import ProblemBox
 
 
 def _text(app: object, selector: str) -> str:
@@ -99,6 +100,26 @@ async def test_a_pooler_host_is_explained_and_switched_to_the_direct_host(make_a
         await pilot.press("ctrl+d")
         await pilot.pause()
         assert "-pooler" not in app.screen.query_one("#url", Input).value
+
+
+async def test_using_the_direct_host_clears_the_pooler_hosts_error(make_app: AppFactory) -> None:
+    # A Neon pooler host name, reached at a closed local port: the test fails at once, offline too.
+    url = "postgresql://u:pw12345@ep-x-123-pooler.us-east-2.aws.neon.tech:9/neondb?hostaddr=127.0.0.1"
+    app = make_app(url, start="connect")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("enter")  # in the URL field: test it
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        box = app.screen.query_one(ProblemBox)
+        assert box.display and "ep-x-123-pooler" in _text(app, "#failure .problem-text")
+        await pilot.click("#direct")  # "Use the direct host (Ctrl+D)"
+        await pilot.pause()
+        assert "Will connect to: host ep-x-123.us-east-2" in _text(app, "#shown-back")
+        assert not box.display and box.problem is None  # the error was about the pooler host
+        await pilot.press("ctrl+t")  # tested again: a new error is about the new host
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert box.display and "ep-x-123.us-east-2" in _text(app, "#failure .problem-text")
 
 
 async def test_test_connection_shows_the_server_and_never_the_password(make_app: AppFactory, db: TestDatabase) -> None:

@@ -45,7 +45,7 @@ async def _migrate_verify_done(
 def _checklist(app: WizardApp) -> list[str]:
     """The checklist as text: a line per item, its note indented under it."""
     lines = app.screen.query_one("#checklist").query(Static)
-    return [("  " if "note" in s.classes else "") + str(s.render()) for s in lines]
+    return [("  " if "note" in s.classes else "") + str(s.content) for s in lines]
 
 
 def _line(lines: list[str], text: str) -> tuple[str, str]:
@@ -130,3 +130,16 @@ def test_the_tui_opens_with_a_saved_profile_without_typing_the_password(
         practice=False, database_url=None, profile="saved", migrations_dir=None, connect_timeout=15.0
     )
     assert state_from_args(args).initial_url == db.url
+
+
+def test_a_long_report_path_breaks_after_a_slash_never_inside_a_name() -> None:
+    from wizard.tui.widgets.path_text import PathText
+
+    path = "/home/alex/.local/share/migration-wizard/reports/20260212T100000Z-migrate-practice.md"
+    said = PathText("Written to ", path, " (only you can read it).")
+    for width in (76, 96, 60):  # the Done screen's text at 80 and 100 columns, and narrower
+        lines = said.lines(width)
+        assert all(len(line) <= width for line in lines)
+        assert any("20260212T100000Z-migrate-practice.md" in line for line in lines)  # the name whole
+        assert " ".join(lines).replace("/ ", "/") == str(said)  # nothing lost, nothing added
+    assert PathText("Written to ", path, " (only you can read it).").lines(200) == [str(said)]

@@ -69,7 +69,7 @@ async def test_the_whole_flow_on_a_plain_database(make_app: AppFactory, db: Test
     async with app.run_test(size=(100, 40)) as pilot:
         await _walk_to_done(app, pilot, database=db.name)
         assert db.scalar("SELECT count(*) FROM migration_wizard.ledger WHERE version = '002'") == 1
-        report = str(app.screen.query_one("#report", Static).render())
+        report = str(app.screen.query_one("#report", Static).content)  # the sentence, unwrapped
         assert str(paths.reports_dir()) in report and app.state.report_path and app.state.report_path.exists()
         assert app.state.backup is not None  # the report names the verified backup
         assert f"- Backup: {app.state.backup.path}" in app.state.report_path.read_text()

@@ -41,9 +41,7 @@ def text(app: WizardApp, selector: str) -> str:
 
 def rows(app: WizardApp) -> dict[str, tuple[str, str]]:
     """Check title -> (badge, reason), as the table shows them."""
-    table = app.screen.query_one(CheckTable)
-    found = [table.get_row_at(i) for i in range(table.row_count)]
-    return {str(row[1]): (str(row[0]).strip(), str(row[2])) for row in found}
+    return {str(row[1]): (str(row[0]).strip(), str(row[2])) for row in app.screen.query_one(CheckTable).rows}
 
 
 def _migrate(db: TestDatabase) -> None:

@@ -45,15 +45,18 @@ async def test_rollback_says_what_is_lost_needs_the_database_name_and_ends_on_ve
         impact = _text(app, "#impact")
         assert "table image_analyses and its 3 rows" in impact
         assert "column attachments.storage_key and its 5 non-empty values" in impact
+        assert "then press Enter" in _text(app, "#confirm-hint")  # what to do once it is typed
         run = app.screen.query_one("#run", Button)
         confirm = app.screen.query_one("#confirm", Input)
-        confirm.value = "wrong name"
-        await pilot.pause()
-        assert run.disabled
-        confirm.value = db.name
-        await pilot.pause()
+        assert confirm.has_focus
+        await pilot.press(*"wrong", "enter")  # not the name: Enter does nothing
+        await _settle(app, pilot)
+        assert run.disabled and "Rolled back" not in _text(app, "#outcome")
+        assert db.scalar("SELECT to_regclass('public.image_analyses')") is not None
+        confirm.value = ""
+        await pilot.press(*db.name)
         assert not run.disabled
-        await pilot.click("#run")
+        await pilot.press("enter")  # the name typed, Enter rolls back: no need to find the button
         await _settle(app, pilot)
         assert "Rolled back 002_phase2_vision_api" in _text(app, "#outcome") and "Report:" in _text(app, "#outcome")
         assert db.scalar("SELECT to_regclass('public.image_analyses')") is None

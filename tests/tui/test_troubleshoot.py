@@ -4,7 +4,9 @@ the knowledge base, and the fixes the wizard can make itself are buttons that wo
 from __future__ import annotations
 
 import psycopg
+from textual import events
 from textual.widgets import Input, OptionList, Static, TabbedContent, TextArea
+from textual.widgets._footer import FooterKey
 
 from tests.conftest import TestDatabase
 from tests.tui.conftest import AppFactory
@@ -27,13 +29,14 @@ def _box(app: WizardApp) -> str:
     return str(app.screen.query_one(ProblemBox).query_one(".problem-text", Static).render())
 
 
-async def test_f1_and_question_mark_open_the_panel_on_the_known_problems(make_app: AppFactory) -> None:
+async def test_f1_and_question_mark_open_the_panel_ready_for_a_pasted_message(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, TroubleshootScreen)
-        assert app.screen.query_one(TabbedContent).active == "known"  # no error yet
+        assert app.screen.query_one(TabbedContent).active == "explain"  # no error yet: paste one
+        assert app.screen.query_one("#paste", TextArea).has_focus
         assert "No error so far" in _text(app, "#latest-text")
         options = app.screen.query_one("#rules", OptionList)
         assert options.option_count == len(load_rules())  # every known problem, before any search
@@ -89,6 +92,29 @@ async def test_a_pasted_message_is_answered_like_doctor_without_its_password(mak
         await pilot.pause()
         answer = _text(app, "#answer")
         assert "Not recognized" in answer and "general checklist" in answer  # honest, not a guess
+
+
+async def test_a_paste_is_explained_at_once_and_enter_explains_typed_text(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        paste = app.screen.query_one("#paste", TextArea)
+        # What the terminal sends for a paste (bracketed paste), to the focused paste box.
+        paste.post_message(events.Paste('FATAL:  password authentication failed for user "alex"'))
+        await pilot.pause()
+        await pilot.pause()
+        assert "password authentication failed" in paste.text
+        assert "The server refused the user name or password" in _text(app, "#answer")  # no key pressed
+        paste.text = ""
+        await pilot.press(*"canceling statement due to lock timeout")
+        assert "lock" not in _text(app, "#answer").lower()  # typing is not answered key by key
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "\n" not in paste.text  # Enter explains; it adds no line
+        assert "lock" in _text(app, "#answer").lower()
+        footer = [key.description for key in app.screen.query(FooterKey)]
+        assert footer[:3] == ["Close", "Quit", "Explain"]  # the panel's own keys, F1 and quit first
 
 
 async def test_a_message_with_two_likely_causes_is_answered_probably_and_if_not(make_app: AppFactory) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, Static
 
 from tests.conftest import TestDatabase
 from tests.tui.conftest import AppFactory
@@ -12,6 +12,7 @@ from wizard.core.migrations import load_migrations
 from wizard.core.runner import RunOptions
 from wizard.tui.messages import VerifyFinished
 from wizard.tui.screens.verify import CheckBlock, VerifyScreen
+from wizard.tui.widgets.checks import WrappingTable
 
 
 def _migrate(db: TestDatabase) -> None:
@@ -37,8 +38,7 @@ async def test_verify_only_opens_the_verify_screen_and_everything_passes(
         assert isinstance(app.screen, VerifyScreen)
         assert any(isinstance(m, VerifyFinished) and m.report.ok for m in messages)
         assert "All 8 checks passed" in str(app.screen.query_one("#overall", Static).render())
-        columns = app.screen.query_one("#check-attachments_columns", CheckBlock).query_one(DataTable)
-        new_rows = [columns.get_row_at(i) for i in range(columns.row_count)]
+        new_rows = app.screen.query_one("#check-attachments_columns", CheckBlock).query_one(WrappingTable).rows
         marked = [str(row[0]) for row in new_rows if str(row[3]) == "NEW"]
         assert marked == ["storage_key", "public_url", "vision_analysis", "analyzed_at"]
         assert app.screen.query_one("#next", Button).label.plain == "Quit"
@@ -56,8 +56,7 @@ async def test_a_half_migrated_database_fails_with_the_missing_rows_in_red(
         assert "checks failed" in str(app.screen.query_one("#overall", Static).render())
         block = app.screen.query_one("#check-attachments_columns", CheckBlock)
         assert block.check.status == "fail"
-        table = block.query_one(DataTable)
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        rows = block.query_one(WrappingTable).rows
         missing = [r for r in rows if str(r[0]) in ("vision_analysis", "analyzed_at")]
         assert len(missing) == 2 and all("missing" in str(r[5]) for r in missing)
         assert all(cell.style == "bold red" for r in missing for cell in r)

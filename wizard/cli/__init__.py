@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from wizard.cli.parser import UsageError, build_parser
+from wizard.cli.parser import UsageError, build_parser, check_web
 from wizard.core.errors import (
     BackupFailed,
     Cancelled,
@@ -67,6 +67,7 @@ _COMMANDS: dict[str | None, tuple[str, str]] = {
     "restore": ("restore_command", "cmd_restore"),
     "rehearse": ("rehearse_command", "cmd_rehearse"),
     "doctor": ("doctor_command", "cmd_doctor"),
+    "--web": ("web_command", "cmd_web"),  # the guided wizard in a browser: no command, a top-level option
 }
 
 
@@ -109,7 +110,12 @@ def report_error(printer: Printer, error: BaseException) -> None:
 
 def _wants_screens(args: argparse.Namespace) -> bool:
     """The Textual wizard for a person at a terminal; the headless commands for scripts and CI."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if args.web:
+        return False
+    # A browser tab of --web: textual-serve runs the wizard with pipes for stdin and stdout, and
+    # Textual's web driver (named in TEXTUAL_DRIVER) draws its screens in the page.
+    in_browser = os.environ.get("TEXTUAL_DRIVER") == "textual.drivers.web_driver:WebDriver"
+    if not (in_browser or (sys.stdin.isatty() and sys.stdout.isatty())):
         return False
     if args.command is None:
         return True
@@ -158,8 +164,10 @@ def _signals_interrupt() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(words)
+        args = parser.parse_args(words)
+        check_web(parser, args)
     except UsageError as usage:
         return _usage_error(usage, words)
     # Imported once the arguments are understood (see the top of this module).
@@ -169,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from wizard.cli.stream import JSON_LINES_COMMANDS, Stream
 
     printer = Printer()
-    command = _command(args.command)
+    command = _command("--web" if args.web else args.command)
     if args.command in JSON_LINES_COMMANDS:
         Stream(printer, json_lines=bool(getattr(args, "json", False)))
     else:

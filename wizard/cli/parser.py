@@ -62,6 +62,13 @@ def _positive_float(text: str) -> float:
     return _positive(text, float)
 
 
+def _port(text: str) -> int:
+    port = _positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 1 to 65535")
+    return port
+
+
 def _non_negative(text: str, kind: type[int] | type[float]) -> float:
     try:
         value = kind(text)
@@ -165,6 +172,36 @@ def _online_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+DEFAULT_WEB_PORT = 8642  # not 8000 or 8080, which a web developer's own dev server often holds
+
+
+def _web_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("in a web browser")
+    group.add_argument(
+        "--web",
+        action="store_true",
+        help="open the guided wizard in a web browser instead of the terminal (served on 127.0.0.1 only;"
+        " each browser tab runs its own wizard; Ctrl+C stops it)",
+    )
+    group.add_argument(
+        "--port",
+        metavar="N",
+        type=_port,
+        default=None,
+        help=f"the port for --web (default {DEFAULT_WEB_PORT})",
+    )
+
+
+def check_web(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--web serves the guided wizard: it takes a target, not a command; --port belongs to it."""
+    if args.port is not None and not args.web:
+        raise UsageError(parser, "--port goes with --web")
+    if args.web and args.command is not None:
+        raise UsageError(parser, f"--web opens the guided wizard in a browser: it takes no command ({args.command})")
+    if args.web and args.port is None:
+        args.port = DEFAULT_WEB_PORT
+
+
 ALLOW_POOLER = "go ahead through a Neon -pooler host (by default refused: schema changes belong on the direct host)"
 
 
@@ -172,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="migration-wizard", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"migration-wizard {__version__}")
     _target_options(parser, suppress=False)
+    _web_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:

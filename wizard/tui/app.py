@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from importlib import import_module
 from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.messages import ExitApp
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 from textual.worker import Worker
@@ -44,7 +45,7 @@ class WizardApp(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit_safely", "Quit", priority=True),
         Binding("q", "quit_safely", "Quit", show=False),
-        Binding("f1", "help", "Help"),
+        Binding("f1", "help", "Help", key_display="F1"),
         Binding("question_mark", "help", "Help", show=False),
     ]
 
@@ -102,6 +103,16 @@ class WizardApp(App[None]):
             ),
             answered,
         )
+
+    @on(ExitApp)
+    def exit_requested(self, message: ExitApp) -> None:
+        """An exit the wizard did not ask for (a browser tab closed or reloaded under --web, whose
+        driver posts ExitApp itself) leaves as a signal does: a running operation is cancelled
+        and rolled back first. `exit()` sets `_exit` before it posts the same message; then, or
+        with nothing running, Textual's own handler (called after this one) exits."""
+        if not self._exit and self.busy:
+            message.prevent_default()
+            self.quit_on_signal()
 
     def quit_on_signal(self) -> None:
         """SIGTERM, or SIGHUP (the terminal closed): no one to ask; leave as a confirmed quit does."""
@@ -167,7 +178,12 @@ class WizardApp(App[None]):
             "Troubleshooting", "The latest error, explain a message, known problems (F1)", self.action_help
         )
         for binding in screen.BINDINGS:
-            if isinstance(binding, Binding) and binding.description:
+            # An action the screen turns off (check_action False) is not on offer here either.
+            if (
+                isinstance(binding, Binding)
+                and binding.description
+                and screen.check_action(binding.action.partition("(")[0], ()) is not False
+            ):
                 action = binding.action
                 yield SystemCommand(
                     binding.description,

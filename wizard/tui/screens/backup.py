@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from wizard.core import operations, paths, pgtools
 from wizard.core.backup import BackupResult
@@ -25,6 +25,7 @@ from wizard.tui.messages import BackupStopped, BackupVerified, EngineEvent
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.screens.done import PHRASE, one_table, one_table_choice
 from wizard.tui.widgets.backup_progress import BackupProgressView, tool_line
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -44,8 +45,8 @@ PRACTICE_WHY = (
 SKIP = (
     "[b]Already have a backup?[/b] Skip this one only if you can restore another: a Neon branch of this"
     " database made just now (Neon console > Branches > Create branch), Neon's point-in-time restore"
-    f" covering the last hours, or a pg_dump file of your own. To skip, type [b]{PHRASE}[/b]:"
-    " the session report records that you said so."
+    f" covering the last hours, or a pg_dump file of your own. To skip, type [b]{PHRASE}[/b] below,"
+    " then press Enter: the session report records that you said so."
 )
 
 
@@ -142,7 +143,7 @@ class BackupScreen(FlowScreen):
             yield Button("Cancel (Esc)", id="cancel", variant="error")
             yield Button("Continue (Enter)", id="continue", variant="success")
             yield Button("Back (Esc)", id="back")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#cancel").display = False
@@ -320,7 +321,7 @@ class BackupScreen(FlowScreen):
         self.state.backup_acknowledged = said
         note = self.query_one("#ack-state", Static)
         if said:
-            note.update("[green]Noted[/]: the session report will say you have your own backup.")
+            note.update("[green]Noted[/]: the session report will say you have your own backup. Enter continues.")
         elif event.value.strip():
             note.update(f"To skip, type exactly: {PHRASE}")
         else:

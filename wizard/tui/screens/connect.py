@@ -7,7 +7,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
+from textual.widgets import Button, Input, LoadingIndicator, Static
 
 from wizard.core.connection import Target, parse_url
 from wizard.core.doctor import explain
@@ -18,6 +18,7 @@ from wizard.tui import workers
 from wizard.tui.messages import Connected, ConnectFailed, ConnectSlow
 from wizard.tui.problems import Problem
 from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.saved_profiles import SavedProfiles
 from wizard.tui.widgets.steps import StepIndicator
@@ -38,7 +39,8 @@ class ConnectScreen(FlowScreen):
         Binding("ctrl+t", "test", "Test connection", priority=True),
         Binding("ctrl+e", "encode", "Encode password", show=False, priority=True),
         Binding("ctrl+d", "direct", "Use direct host", show=False, priority=True),
-        Binding("ctrl+s", "remember", "Remember connection", priority=True),
+        # Its button, "Remember this connection (Ctrl+S)", appears once connected.
+        Binding("ctrl+s", "remember", "Remember connection", show=False, priority=True),
         Binding("escape", "back", "Back"),
     ]
 
@@ -47,6 +49,7 @@ class ConnectScreen(FlowScreen):
         self.parsed: Target | None = None
         self.encoded: EncodedPassword | None = None
         self.cleaned: Cleaned | None = None  # the last paste that was cleaned, to say what was removed
+        self.tested = ""  # the URL the last test (and the error on screen, if any) was about
 
     def compose(self) -> ComposeResult:
         yield StepIndicator(self.STEP)
@@ -76,7 +79,7 @@ class ConnectScreen(FlowScreen):
             yield Button(label, id="test", variant="primary")
             yield Button("Continue", id="continue", variant="success", disabled=True)
             yield Button("Back", id="back")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#spinner").display = False
@@ -118,6 +121,8 @@ class ConnectScreen(FlowScreen):
         self.encoded = encode_password(text)
         self.query_one("#encode").display = self.encoded is not None
         self.parsed = None
+        if text != self.tested:
+            self._forget_failure()
         if not text.strip():
             shown.update("")
             problem.update("")
@@ -135,6 +140,14 @@ class ConnectScreen(FlowScreen):
         problem.update("")
         shown.update(f"Will connect to: {self.parsed.describe()}")
         self._show_notes(self.parsed)
+
+    def _forget_failure(self) -> None:
+        """The URL changed (typed, Use the direct host, a saved connection): an error about the
+        one tested before no longer applies, and would read as if it were about the new one."""
+        box = self.query_one(ProblemBox)
+        if box.problem is not None:
+            box.show(None)
+            self.query_one("#result", Static).update("")
 
     def _show_notes(self, target: Target | None) -> None:
         notes = list(target.notes) if target else []
@@ -181,6 +194,7 @@ class ConnectScreen(FlowScreen):
         actions[event.button.id or "test"]()
 
     def action_test(self) -> None:
+        self.tested = self._url()
         if not self.state.practice and self.parsed is None:
             url = self.query_one("#url", Input).value
             if not url:

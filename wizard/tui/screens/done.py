@@ -10,11 +10,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from wizard.core.verify_report import FAIL, NOT_APPLIED, PASS, WARN, VerifyReport
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.state import FlowState
+from wizard.tui.widgets.footer import KeysFooter
+from wizard.tui.widgets.path_text import PathText
 from wizard.tui.widgets.steps import StepIndicator
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ class Item:
     text: str
     note: str = ""
     note_style: str = "dim"
+    path: str = ""  # a file the note names, after it: a narrow screen breaks it only after a '/'
 
 
 def backup_note(state: FlowState) -> str:
@@ -89,7 +92,7 @@ def backup_note(state: FlowState) -> str:
 def _backup(state: FlowState) -> Item:
     title = "Backup created before migration"
     if state.backup is not None:
-        return Item(True, title, f"verified: {state.backup.path}")
+        return Item(True, title, "verified: ", path=str(state.backup.path))
     if state.practice:
         return Item(False, title, "practice database: not needed")
     if state.backup_acknowledged:
@@ -168,7 +171,9 @@ def render_checklist(items: list[Item]) -> list[Static]:
     for item in items:
         box = Text("[x] " if item.ticked else "[ ] ", style="bold green" if item.ticked else "bold red")
         lines.append(Static(box + Text(item.text), classes="item"))
-        if item.note:
+        if item.path:
+            lines.append(Static(PathText(item.note, item.path, style=item.note_style), classes="note"))
+        elif item.note:
             lines.append(Static(Text(item.note, style=item.note_style), classes="note"))
     return lines
 
@@ -192,7 +197,11 @@ def next_steps(state: FlowState, items: list[Item]) -> str:
 
 class DoneScreen(FlowScreen):
     STEP = "Done"
-    BINDINGS = [Binding("v", "verify", "Verify again"), Binding("u", "rollback", "Roll back (undo)")]
+    # Both keys are in their buttons' labels: the footer keeps room for F1 and quit.
+    BINDINGS = [
+        Binding("v", "verify", "Verify again", show=False),
+        Binding("u", "rollback", "Roll back (undo)", show=False),
+    ]
     DEFAULT_CSS = """
     DoneScreen .heading { text-style: bold; margin-top: 1; height: auto; }
     DoneScreen #checklist, DoneScreen #next { height: auto; padding: 0 2; }
@@ -208,14 +217,16 @@ class DoneScreen(FlowScreen):
                 yield from render_checklist(items)
             if self.state.report_path is not None:
                 yield Static("Session report", classes="heading")
-                yield Static(f"Written to {self.state.report_path} (only you can read it).", id="report", markup=False)
+                yield Static(
+                    PathText("Written to ", str(self.state.report_path), " (only you can read it)."), id="report"
+                )
             yield Static("What to do next", classes="heading")
             yield Static(next_steps(self.state, items), id="next", markup=False)
         with Horizontal(classes="buttons"):
             yield Button("Verify again (V)", id="verify")
             yield Button("Roll back (U)", id="rollback")
             yield Button("Quit (Q)", id="quit", variant="primary")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#quit", Button).focus()

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Button, Footer, ProgressBar, Static
+from textual.widgets import Button, ProgressBar, Static
 
 from wizard.core import events as ev
 from wizard.core import operations
@@ -25,6 +25,8 @@ from wizard.tui.messages import EngineEvent, MigrationFailed, MigrationFinished
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.screens.done import backup_note
 from wizard.tui.widgets.event_log import EventLog
+from wizard.tui.widgets.footer import KeysFooter
+from wizard.tui.widgets.path_text import PathText
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -51,6 +53,7 @@ class MigrateScreen(FlowScreen):
     MigrateScreen #current { height: auto; color: $text-muted; }
     MigrateScreen #log { height: 1fr; min-height: 6; }
     MigrateScreen #outcome { height: auto; }
+    MigrateScreen #report { height: auto; }
     MigrateScreen #blocked { height: auto; display: none; }
     MigrateScreen #blocked.shown { display: block; }
     MigrateScreen #blocked Static { height: auto; color: $warning; }
@@ -81,13 +84,14 @@ class MigrateScreen(FlowScreen):
                     yield Button("Disconnect that session", id="terminate-blocker", variant="error")
             yield EventLog(id="log")
             yield Static("", id="outcome")
+            yield Static("", id="report")
             yield ProblemBox(id="problem")
         with Horizontal(classes="buttons"):
             yield Button("Cancel (Esc)", id="cancel", variant="error")
             yield Button("Verify (Enter)", id="verify", variant="primary", disabled=True)
             yield Button("Back to review (Esc)", id="back")
             yield Button("Restore from backup", id="restore")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.wizard.busy = True
@@ -233,8 +237,8 @@ class MigrateScreen(FlowScreen):
         lines = [f"[b green]Done in {message.seconds:.1f} s[/]: {escape(what)}"]
         if self.state.cancel.is_set():
             lines.append("Cancel came too late: the migration had already been committed.")
-        if self.report_path is not None:
-            lines.append(f"Report: {escape(str(self.report_path))}")
+        if self.report_path is not None:  # its own line, broken only after a '/', never in the file's name
+            self.query_one("#report", Static).update(PathText("Report: ", str(self.report_path)))
         lines.append("Next: Verify (Enter) checks the result against the migration guide's checklist.")
         self._show_outcome("\n".join(lines))
         verify = self.query_one("#verify", Button)

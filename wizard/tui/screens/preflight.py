@@ -8,7 +8,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, LoadingIndicator, Static
+from textual.widgets import Button, LoadingIndicator, Static
 
 from wizard.core.engine import APPLIED
 from wizard.core.preflight import run_preflight
@@ -16,6 +16,7 @@ from wizard.core.verify_report import FAIL, PASS, WARN, CheckResult
 from wizard.tui.messages import PreflightFinished, WorkFailed
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.checks import CheckTable, badge
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -96,7 +97,7 @@ class PreflightScreen(FlowScreen):
             yield Button("Verify (Enter)", id="verify", variant="primary")
             yield Button("Re-run (R)", id="rerun")
             yield Button("Back (Esc)", id="back")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(CheckTable)

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from wizard.core import events as ev
 from wizard.core import operations
@@ -31,6 +31,7 @@ from wizard.tui.messages import EngineEvent
 from wizard.tui.problems import Problem
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.event_log import EventLog
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -123,7 +124,7 @@ class RehearseScreen(FlowScreen):
             yield Button("Start the rehearsal (Enter)", id="start", variant="primary")
             yield Button("Cancel (Esc)", id="cancel", variant="error")
             yield Button("Back to review (Esc)", id="back")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#log").display = False

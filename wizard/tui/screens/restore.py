@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Input, LoadingIndicator, OptionList, Static
+from textual.widgets import Button, Input, LoadingIndicator, OptionList, Static
 
 from wizard.core import event_lines, operations, paths
 from wizard.core import events as ev
@@ -27,6 +27,7 @@ from wizard.tui.messages import RestoreFailed, RestoreFinished, RestorePlanned, 
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.widgets.backup_files import BackupFiles
 from wizard.tui.widgets.checks import CheckTable, badge
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.restore_plan import comparison, contents, summary
 from wizard.tui.widgets.steps import StepIndicator
@@ -101,7 +102,7 @@ class RestoreScreen(FlowScreen):
             yield Button("Another file", id="another")
             yield Button("Verify", id="verify", variant="primary")
             yield Button("Back (Esc)", id="back")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         for hidden in ("#spinner", "#confirm-area", "#verify-checks", "#verify", "#another", "#cancel"):
@@ -152,7 +153,8 @@ class RestoreScreen(FlowScreen):
         self.query_one("#summary", Static).update(summary(message.plan, self._database()))
         self.query_one("#contents", Static).update(contents(message.plan))
         self.query_one("#confirm-hint", Static).update(
-            f"To go ahead, type [b]{escape(self.expected)}[/b] below: it makes sure this is the database you mean."
+            f"To go ahead, type [b]{escape(self.expected)}[/b] below, then press Enter (or Restore): it makes"
+            " sure this is the database you mean."
         )
         self.query_one("#confirm-area").display = True
         confirm = self.query_one("#confirm", Input)

@@ -12,11 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
+from textual.widgets import Button, Input, LoadingIndicator, Static
 
 from wizard.core import engine, impact
 from wizard.tui.messages import WorkFailed
 from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -148,8 +149,8 @@ class ReviewScreen(FlowScreen):
         yield VerticalScroll(id="body")
         with Vertical(id="confirm"):
             yield Static(
-                f"Type the database name, [b]{escape(self.database)}[/], to enable Apply: it makes sure"
-                " this is the database you mean.",
+                f"Type the database name, [b]{escape(self.database)}[/], then press Enter (or Apply): it makes"
+                " sure this is the database you mean.",
                 id="confirm-prompt",
             )
             yield Input(placeholder=self.database, id="confirm-name")
@@ -158,7 +159,7 @@ class ReviewScreen(FlowScreen):
             yield Button("Verify (Enter)", id="verify", variant="primary")
             yield Button("Rehearse on a local copy (Ctrl+R)", id="rehearse")
             yield Button("Back (Esc)", id="back")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#confirm").display = False

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Input, LoadingIndicator, Static
+from textual.widgets import Button, Input, LoadingIndicator, Static
 
 from wizard.core import operations
 from wizard.core.errors import Cancelled, FailedAfterCommit, WizardError
@@ -22,6 +22,7 @@ from wizard.tui.problems import Problem
 from wizard.tui.screens.base import FlowScreen
 from wizard.tui.screens.done import undo_title
 from wizard.tui.widgets.event_log import EventLog
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -90,7 +91,7 @@ class RollbackScreen(FlowScreen):
             yield Button("Cancel", id="cancel")
             yield Button("Verify", id="verify", variant="primary", disabled=True)
             yield Button("Restore backup", id="restore")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.expected = "practice" if self.state.practice else (self.state.target.database if self.state.target else "")
@@ -120,15 +121,24 @@ class RollbackScreen(FlowScreen):
         if message.impact.blocked:
             return
         self.query_one("#confirm-hint", Static).update(
-            f"To go ahead, type [b]{escape(self.expected)}[/b] below. This cannot be undone except from a backup."
+            f"To go ahead, type [b]{escape(self.expected)}[/b] below, then press Enter (or Roll back)."
+            " This cannot be undone except from a backup."
         )
         confirm = self.query_one("#confirm", Input)
         confirm.display = True
         confirm.focus()
 
     @on(Input.Changed, "#confirm")
-    def typed(self, event: Input.Changed) -> None:
-        self.query_one("#run", Button).disabled = event.value.strip() != self.expected or self.running
+    def typed(self) -> None:
+        self.query_one("#run", Button).disabled = not self._confirmed()
+
+    @on(Input.Submitted, "#confirm")
+    def submitted(self) -> None:
+        self.action_run()  # Enter presses Roll back once the name matches, and does nothing before
+
+    def _confirmed(self) -> bool:
+        typed = self.query_one("#confirm", Input).value.strip()
+        return self.impact is not None and not self.impact.blocked and not self.running and typed == self.expected
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "run":
@@ -141,7 +151,7 @@ class RollbackScreen(FlowScreen):
             self.wizard.go("verify")
 
     def action_run(self) -> None:
-        if self.impact is None or self.running:
+        if self.impact is None or not self._confirmed():
             return
         self.running = True
         self.wizard.busy = True

@@ -2,9 +2,10 @@
 
 Three tabs: the latest error with its cause, fix steps and the fixes the wizard can carry
 out on the current screen (as buttons); a box to paste any error text, answered as
-`migration-wizard doctor` answers it; and every known problem, searchable by words or
-SQLSTATE. The panel returns the action the user chose (or None), and the app asks the
-screen underneath to carry it out.
+`migration-wizard doctor` answers it (at once on a paste, or on Enter); and every known
+problem, searchable by words or SQLSTATE. With no error yet, it opens on the paste box.
+The panel returns the action the user chose (or None), and the app asks the screen
+underneath to carry it out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.markup import escape
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -23,6 +24,7 @@ from textual.widgets.option_list import Option
 from wizard.core.diagnosis_lines import capital, summary
 from wizard.core.doctor import Diagnosis, Rule, diagnose, find_rules, redact_message, rule_by_id
 from wizard.tui.problems import Problem
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.problem_box import action_button_label, diagnosis_markup
 
 LATEST, EXPLAIN, KNOWN = "latest", "explain", "known"
@@ -43,6 +45,13 @@ def rule_markup(rule: Rule) -> str:
     return "\n".join(lines)
 
 
+class PasteBox(TextArea):
+    """The box for an error message. Enter explains it: a pasted message keeps its own line
+    breaks (a paste is not typed key by key), so Enter is free to mean "explain"."""
+
+    BINDINGS = [Binding("enter", "screen.explain", "Explain", priority=True)]
+
+
 def _title(found: Diagnosis) -> str:
     """The heading: the title, or "Probably: X. If not: Y." for an answer that is not sure."""
     return summary(found) if found.confidence == "medium" else capital(found.title)
@@ -50,8 +59,9 @@ def _title(found: Diagnosis) -> str:
 
 class TroubleshootScreen(ModalScreen[str | None]):
     BINDINGS = [
-        Binding("escape", "dismiss_panel", "Close"),
-        Binding("f1", "dismiss_panel", "Close", show=False),
+        Binding("escape,f1", "dismiss_panel", "Close", key_display="Esc/F1"),
+        # The app's Ctrl+Q works here too; a modal's footer shows only the modal's own keys.
+        Binding("ctrl+q", "app.quit_safely", "Quit", priority=True),
     ]
     DEFAULT_CSS = """
     TroubleshootScreen { align: center middle; }
@@ -80,7 +90,8 @@ class TroubleshootScreen(ModalScreen[str | None]):
         super().__init__()
         self.problem = problem
         self.actions = [problem.action] if problem and problem.action and can_fix(problem.action) else []
-        self.initial = initial or (LATEST if problem else KNOWN)
+        # With no error to show, what a user most likely came for: explaining a message of their own.
+        self.initial = initial or (LATEST if problem else EXPLAIN)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="troubleshoot-panel"):
@@ -92,7 +103,7 @@ class TroubleshootScreen(ModalScreen[str | None]):
                             yield Button(action_button_label(action), id=f"do-{action}", variant="warning")
                 with TabPane("Explain a message", id=EXPLAIN):
                     yield Static("Paste an error message (passwords are hidden in the answer):", classes="hint")
-                    yield TextArea(id="paste", soft_wrap=True, show_line_numbers=False)
+                    yield PasteBox(id="paste", soft_wrap=True, show_line_numbers=False)
                     with Horizontal(id="explain-buttons"):
                         yield Button("Explain", id="explain-now", variant="primary")
                     with VerticalScroll(classes="pane-body"):
@@ -104,6 +115,7 @@ class TroubleshootScreen(ModalScreen[str | None]):
                         yield Static("", id="rule-text")
             with Horizontal(id="close-row"):
                 yield Button("Close (Esc)", id="close")
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._search("")
@@ -129,6 +141,22 @@ class TroubleshootScreen(ModalScreen[str | None]):
     def key_ctrl_enter(self) -> None:
         if self.query_one("#paste", TextArea).has_focus:
             self._explain()
+
+    def action_explain(self) -> None:
+        self._explain()
+
+    @on(events.Paste)
+    def pasted(self, event: events.Paste) -> None:
+        """A paste on the Explain tab is answered at once. It bubbles up here from the paste box,
+        which has inserted it already; from anywhere else on the tab, it is meant for the box."""
+        if self.query_one(TabbedContent).active != EXPLAIN:
+            return
+        event.stop()
+        box = self.query_one(PasteBox)
+        if not box.has_focus:
+            box.text = event.text
+            box.focus()
+        self.call_after_refresh(self._explain)
 
     def _explain(self) -> None:
         text = self.query_one("#paste", TextArea).text

@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, DataTable, Footer, LoadingIndicator, Static
+from textual.widgets import Button, LoadingIndicator, Static
 
 from wizard.core.verify_report import (
     APPLIED_VERIFIED,
@@ -27,7 +27,8 @@ from wizard.core.verify_report import (
 from wizard.tui import workers
 from wizard.tui.messages import VerifyFinished, WorkFailed
 from wizard.tui.screens.base import FlowScreen
-from wizard.tui.widgets.checks import badge
+from wizard.tui.widgets.checks import Cell, WrappingTable, badge
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.problem_box import ProblemBox
 from wizard.tui.widgets.steps import StepIndicator
 
@@ -40,7 +41,7 @@ STATE_BADGES = {
 }
 
 
-def _cell(key: str, value: Any) -> Text | str:
+def _cell(key: str, value: Any) -> Cell:
     if key == "new" and isinstance(value, bool):
         return Text("NEW", style="bold cyan") if value else ""
     if key in ("status", "result") and value in ROW_STYLES:
@@ -59,7 +60,6 @@ class CheckBlock(Vertical):
 
     DEFAULT_CSS = """
     CheckBlock { height: auto; margin-bottom: 1; }
-    CheckBlock DataTable { height: auto; max-height: 16; }
     """
 
     def __init__(self, check: CheckResult) -> None:
@@ -73,20 +73,21 @@ class CheckBlock(Vertical):
             steps = "\n".join(f"  {number}. {step}" for number, step in enumerate(self.check.fix, 1))
             yield Static(Text("What to do:\n" + steps), classes="hint")
         if self.check.rows:
-            yield DataTable[Text | str](zebra_stripes=True, cursor_type="row", show_cursor=False)
+            yield WrappingTable()
 
     def on_mount(self) -> None:
         if not self.check.rows:
             return
-        table = self.query_one(DataTable)
         keys = list(self.check.rows[0].keys())
-        table.add_columns(*keys)
+        rows: list[list[Cell]] = []
         for row in self.check.rows:
             style = ROW_STYLES.get(_row_status(row), "")
             cells = [_cell(k, row.get(k)) for k in keys]
             if style:
                 cells = [Text(c.plain, style=style) if isinstance(c, Text) else Text(c, style=style) for c in cells]
-            table.add_row(*cells)
+            rows.append(cells)
+        whole = [i for i, key in enumerate(keys) if key in ("new", "status", "result")]  # badges
+        self.query_one(WrappingTable).set_rows(keys, rows, whole=whole)
 
 
 class MigrationBlock(Vertical):
@@ -123,8 +124,9 @@ def blocks(report: VerifyReport) -> list[Vertical]:
 class VerifyScreen(FlowScreen):
     STEP = "Verify"
     BINDINGS = [
-        Binding("r", "rerun", "Re-run checks"),
-        Binding("u", "rollback", "Roll back (undo)"),
+        # R and U are in their buttons' labels: the footer keeps room for F1 and quit.
+        Binding("r", "rerun", "Re-run checks", show=False),
+        Binding("u", "rollback", "Roll back (undo)", show=False),
         Binding("enter", "next", "Continue"),
         Binding("escape", "back", "Back"),
     ]
@@ -140,7 +142,7 @@ class VerifyScreen(FlowScreen):
             yield Button("Roll back (U)", id="rollback")
             label = "Quit" if self.state.verify_only else "Continue"
             yield Button(label, id="next", variant="primary", disabled=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.action_rerun()

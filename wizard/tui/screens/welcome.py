@@ -6,11 +6,12 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from wizard.core.errors import InputError
 from wizard.core.expectations import Expectations, read_folder
 from wizard.tui.screens.base import FlowScreen
+from wizard.tui.widgets.footer import KeysFooter
 from wizard.tui.widgets.steps import StepIndicator
 
 # The text is written in markup for a Static: a Markdown widget (one child widget per block,
@@ -58,13 +59,14 @@ embedded PostgreSQL first.
 
 
 class WelcomeScreen(FlowScreen):
+    # Each key is in its button's label: the footer keeps room for F1 and quit at 80 columns.
     BINDINGS = [
-        Binding("enter", "start", "Start", priority=True),
-        Binding("p", "practice", "Practice"),
-        Binding("v", "verify", "Verify only"),
-        Binding("r", "rollback", "Roll back"),
-        Binding("b", "restore", "Restore a backup"),
-        Binding("e", "explain", "Explain an error"),
+        Binding("enter", "start", "Start", priority=True, show=False),
+        Binding("p", "practice", "Practice", show=False),
+        Binding("v", "verify", "Verify only", show=False),
+        Binding("r", "rollback", "Roll back", show=False),
+        Binding("b", "restore", "Restore a backup", show=False),
+        Binding("e", "explain", "Explain an error", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -73,15 +75,19 @@ class WelcomeScreen(FlowScreen):
             text = intro(self._expectations()) + "\n" + (PRACTICE if self.state.practice else REAL)
             yield Static(text, id="intro")
         with Horizontal(classes="buttons"):
-            yield Button("Start", id="start", variant="primary")
+            yield Button("Start (Enter)", id="start", variant="primary")
             if not self.state.practice:
-                yield Button("Practice", id="practice")
-            yield Button("Verify only", id="verify")
-            yield Button("Roll back", id="rollback")
+                yield Button("Practice (P)", id="practice")
+            yield Button("Verify only (V)", id="verify")
         with Horizontal(classes="buttons", id="more"):
-            yield Button("Restore from a backup", id="restore")
-            yield Button("Explain an error message", id="explain")
-        yield Footer()
+            yield Button("Roll back (R)", id="rollback")
+            yield Button("Restore a backup (B)", id="restore")
+            yield Button("Explain an error (E)", id="explain")
+        yield KeysFooter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # On the practice database already: P would only start the same flow again.
+        return not (action == "practice" and self.state.practice)
 
     def _expectations(self) -> list[Expectations]:
         try:

@@ -31,7 +31,7 @@ class SavedProfiles(Vertical):
     SavedProfiles #remember-row { height: auto; display: none; }
     SavedProfiles #remember-row Input { width: 30; }
     """
-    BINDINGS = [Binding("delete", "forget", "Forget saved connection")]
+    BINDINGS = [Binding("delete", "forget", "Forget")]
 
     @dataclass
     class Chosen(Message):
