@@ -82,6 +82,8 @@ _REJECTS_REPLICATION = 'pg_hba.conf rejects replication connection for host "%s"
 SERVER_LOGIN: tuple[Message, ...] = (
     Message("postgres", _NO_ENTRY, "no encryption"),
     Message("postgres", _NO_ENTRY_REPLICATION, "no encryption"),
+    Message("postgres", _REJECTS, "no encryption"),
+    Message("postgres", _REJECTS_REPLICATION, "no encryption"),
     Message("postgres", _NO_ENTRY),
     Message("postgres", _NO_ENTRY_REPLICATION),
     Message("postgres", _REJECTS),

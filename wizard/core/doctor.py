@@ -27,11 +27,16 @@ address said "Network is unreachable", the diagnosis is the password, with high 
 
 Confidence: "high" for one answer; "medium" when two different answers remain (two servers
 said different things), when the rule is marked weak in the file (`confidence = "medium"`),
-or for `no pg_hba.conf entry ..., no encryption`, which means either that the server wants
-TLS or that this address, user or database is not allowed at all; the most likely answer
-comes first, the others are `alternatives`. "low" is an unknown error (a rule marked
-`confidence = "low"`, or a network failure beside a server message no rule knows, is only
-offered as an alternative). `matched` is true only for a high, single answer.
+or for `no pg_hba.conf entry ..., no encryption` (and `pg_hba.conf rejects connection ...,
+no encryption`, a `hostnossl ... reject` line or one for this address), which means either
+that the server wants TLS or that this address, user or database is not allowed at all; the
+most likely answer comes first, the others are `alternatives`. "low" is an unknown error (a
+rule marked `confidence = "low"`, a network failure beside a server message no rule knows, or
+a network failure of another service, such as a web API or Redis, in a text with no sign of
+PostgreSQL, is only offered as an alternative). `matched` is true only for a high, single answer.
+
+A SQLSTATE shown apart from its message (`Database error code: 42P07`, the message lines
+below) gives its general rule only where the message's own words do not refine it.
 
 An error no rule recognizes is reported as unknown, never guessed at: a wrong
 confident diagnosis is worse than an honest "unknown".
@@ -89,7 +94,10 @@ GENERAL_CHECKLIST = (
 # A server's own words (not a client's "error:"), to notice one that no rule explains.
 _SERVER_SAID = re.compile(r"\b(?:FATAL|ERROR|PANIC):\s+\S")
 _EXCEPTION_NAME = re.compile(r"^\s*(?:\w+\.)*(\w+(?:Error|error|Exception|Timeout)):", re.MULTILINE)
-_NO_HBA_PLAIN = re.compile(r"no pg_hba\.conf entry .*(?:no encryption|SSL off)", re.IGNORECASE)
+_NO_HBA_PLAIN = re.compile(
+    r"(?:no pg_hba\.conf entry|pg_hba\.conf rejects (?:replication )?connection) .*(?:no encryption|SSL off)",
+    re.IGNORECASE,
+)
 # How much an answer weighs beside the answers of other attempts (lower wins): the server's
 # answer; the refusal of an unencrypted attempt and the rest of an aborted transaction (echoes
 # of another attempt's or statement's failure); a lost connection or one address's network
@@ -97,6 +105,22 @@ _NO_HBA_PLAIN = re.compile(r"no pg_hba\.conf entry .*(?:no encryption|SSL off)",
 _ECHO = frozenset({"ssl-required", "transaction-aborted"})
 _NETWORK = frozenset({"connection-dropped", "host-not-found", "connection-refused", "timeout"})
 _NO_ROUTE = frozenset({"network-unreachable", "ipv6-unusable"})
+# A network failure of another service than PostgreSQL (a web API, Redis, MySQL ...), pasted with
+# the application's other errors: the doctor's network answers assume a database server, so
+# such a text is not one of them unless it shows a sign of PostgreSQL as well.
+_OTHER_SERVICE = re.compile(
+    r"\b(?:https?|wss?|redis|rediss|mysql|mongodb(?:\+srv)?|amqps?)://|\bHTTPS?ConnectionPool\(|\[ioredis\]"
+    r"|\bRedis\b|\bMongo\w*Error\b|\bFetchError\b|\bAxiosError\b"
+    r"|(?:[\w-]|\])[:.](?:6379|3306|27017|5672|9200|11211|443|80)\b(?![.:]\d)"
+    r"|\bport\W{1,3}(?:6379|3306|27017|5672|9200|11211|443|80)\b",
+    re.IGNORECASE,
+)
+_POSTGRES_SIGN = re.compile(
+    r"postgres|\bpsql\b|\bpg_\w|libpq|\bpg\b|node_modules/pg|pg-(?:protocol|pool)|pgbouncer|\bneon|prisma|sequelize"
+    r"|psycopg|asyncpg|\bpgx\b|\bpq:|sqlalchemy|\bPG::|jdbc|hikari|knex|drizzle|typeorm|[:.]\s?(?:5432|6432)\b"
+    r"|\bport \d+ failed|connection to server|database server|sslmode|SQLSTATE",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -200,6 +224,10 @@ def diagnose(
         found = [_Hit(rule, "", by_code=False)] if rule else []
     if not found:
         return _unknown(raw, code)
+    # A code shown apart from its message ("Database error code: 42P07", then the message): the
+    # piece with the code alone gets the code's general rule; the message's own words refine it.
+    refined = {state for hit in found if not hit.general for state in hit.rule.sqlstates}
+    found = [hit for hit in found if not (hit.general and hit.code in refined)] or found
     unexplained = any(_SERVER_SAID.search(line) and not _read(rules, line, None) for line in _message_lines(pieces))
     return _weigh(found, rules, unexplained, code, raw)
 
@@ -211,20 +239,22 @@ class _Hit:
     rule: Rule
     text: str
     by_code: bool  # by its SQLSTATE: the server said so, whatever the rule's confidence
+    code: str | None = None
+    general: bool = False  # only the general rule of its SQLSTATE: its own words were not recognized
 
 
 def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
     """One message: by its SQLSTATE, then its message lines, its DETAIL/HINT lines, and last
     the translations of login failures."""
     primary, details = split_message(text)
-    found = _by_sqlstate(rules, code, (primary, details)) if code else None
+    found, general = _by_sqlstate(rules, code, (primary, details)) if code else (None, False)
     by_code = found is not None
     for part in (primary, details):
         found = found or next((rule for rule in rules if rule.matches(part)), None)
     if found is None and not code:
         # Weighed as its English (a translated "no pg_hba.conf entry ..., no encryption" too).
         found, text = _by_translation(primary, rules) or (None, text)
-    return _Hit(found, text, by_code) if found else None
+    return _Hit(found, text, by_code, code, general) if found else None
 
 
 def _rank(hit: _Hit) -> int:
@@ -248,7 +278,9 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
         others = [rule for rule in rules if rule.id == "no-pg-hba"]
     if others:
         confidence = "medium" if confidence == "high" else confidence
-    if best >= 2 and unexplained:  # a server said something no rule knows; the network failure is not the answer
+    if best >= 2 and (unexplained or (_OTHER_SERVICE.search(raw) and not _POSTGRES_SIGN.search(raw))):
+        # A server said something no rule knows, or the failure is another service's (a web API,
+        # Redis): the network failure is not the answer.
         confidence = "low"
     alternatives = tuple(Alternative.of(rule) for rule in others)
     if confidence == "low":
@@ -324,23 +356,25 @@ def _by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | No
     return None
 
 
-def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> Rule | None:
+def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> tuple[Rule | None, bool]:
+    """The rule for a SQLSTATE, and whether it is only the code's general rule (the words of the
+    message were not recognized)."""
     candidates = [rule for rule in rules if code in rule.sqlstates]
     for part in parts:
         specific = next((rule for rule in candidates if rule.matches(part)), None)
         if specific:
-            return specific
+            return specific, False
     # A translated message: read as its translation says (names included), among this code's rules.
     translated = _by_translation(parts[0], tuple(candidates))
     if translated is not None:
-        return translated[0]
+        return translated[0], False
     # The text is not recognized (worded differently): the general rule for the code, unless
     # the names it quotes say it is not that rule's (then a sibling that needs no names).
     text = "\n".join(parts)
     general = [rule for rule in candidates if not rule.needs_text and rule.names_fit(text) is not False]
     if general:
-        return general[0]
-    return next((rule for rule in candidates if not rule.names and any(r.names for r in candidates)), None)
+        return general[0], True
+    return next((rule for rule in candidates if not rule.names and any(r.names for r in candidates)), None), True
 
 
 def _unknown(raw: str, code: str | None) -> Diagnosis:
