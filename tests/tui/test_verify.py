@@ -41,7 +41,13 @@ async def test_verify_only_opens_the_verify_screen_and_everything_passes(
         new_rows = app.screen.query_one("#check-attachments_columns", CheckBlock).query_one(WrappingTable).rows
         marked = [str(row[0]) for row in new_rows if str(row[3]) == "NEW"]
         assert marked == ["storage_key", "public_url", "vision_analysis", "analyzed_at"]
-        assert app.screen.query_one("#next", Button).label.plain == "Quit"
+        assert app.screen.query_one("#next", Button).label.plain == "Quit (Enter)"
+        # The footer does not contradict the button (it once said "Continue"), and Enter quits.
+        shown = {b.description for _, b, enabled, _ in app.screen.active_bindings.values() if enabled and b.show}
+        assert "Continue" not in shown
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not app.is_running
 
 
 async def test_a_half_migrated_database_fails_with_the_missing_rows_in_red(

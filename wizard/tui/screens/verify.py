@@ -127,7 +127,7 @@ class VerifyScreen(FlowScreen):
         # R and U are in their buttons' labels: the footer keeps room for F1 and quit.
         Binding("r", "rerun", "Re-run checks", show=False),
         Binding("u", "rollback", "Roll back (undo)", show=False),
-        Binding("enter", "next", "Continue"),
+        Binding("enter", "next", "Continue", show=False),  # in its button's label, which says Quit for verify only
         Binding("escape", "back", "Back"),
     ]
 
@@ -140,7 +140,7 @@ class VerifyScreen(FlowScreen):
         with Horizontal(classes="buttons"):
             yield Button("Re-run (R)", id="rerun")
             yield Button("Roll back (U)", id="rollback")
-            label = "Quit" if self.state.verify_only else "Continue"
+            label = "Quit (Enter)" if self.state.verify_only else "Continue (Enter)"
             yield Button(label, id="next", variant="primary", disabled=True)
         yield KeysFooter()
 
