@@ -24,11 +24,12 @@ from typing import Any
 
 import psycopg
 
-from wizard.core import catalog, dumpfile, paths, pgtools
+from wizard.core import dumpfile, paths, pgtools
 from wizard.core.connection import Target
 from wizard.core.doctor import diagnose
 from wizard.core.errors import BackupFailed, Cancelled, WizardError
 from wizard.core.events import BackupProgress, BackupStarted, Emit
+from wizard.core.flight import flight, raise_failed
 
 FORMATS = ("custom", "plain")
 _DUMPING = re.compile(r"dumping contents of table \"?([\w.]+)\"?")
@@ -78,10 +79,10 @@ def tables_of(conn: psycopg.Connection[Any], only: str | None = None) -> list[st
 
 def _contents(conn: psycopg.Connection[Any], only: str | None) -> tuple[list[str], int]:
     """tables_of() and the database's size, asked together: one round trip."""
-    tables, size = catalog.flight(
+    tables, size = flight(
         conn, [(_TABLES, (only, only, only)), ("SELECT pg_database_size(current_database())", None)]
     )
-    catalog.raise_failed([tables, size])
+    raise_failed([tables, size])
     return [str(r[0]) for r in tables.rows or []], int(size.rows[0][0]) if size.rows else 0
 
 

@@ -9,20 +9,17 @@ pre-flight checks read is asked at once: `survey` sends one query for the catalo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import pq, sql
 
 from wizard.core import ledger
-from wizard.core.events import LockHolder
 from wizard.core.expectations import Expectations
+from wizard.core.flight import Answer, Statement, flight, raise_failed
 from wizard.core.ledger import LedgerRow, RollbackRow
 
 Conn = psycopg.Connection[Any]
-Params = Sequence[Any] | Mapping[str, Any] | None
-Statement = tuple[str | sql.SQL | sql.Composed, Params]
 
 
 @dataclass(frozen=True)
@@ -62,99 +59,9 @@ def columns(conn: Conn, schema: str, table: str) -> list[ColumnInfo]:
     return [ColumnInfo(r[0], r[1], r[2]) for r in rows]
 
 
-def table_type(conn: Conn, schema: str, table: str) -> str | None:
-    row = conn.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-        (schema, table),
-    ).fetchone()
-    return str(row[0]) if row else None
-
-
-def table_exists(conn: Conn, schema: str, table: str) -> bool:
-    row = conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))", (schema, table)).fetchone()
-    return bool(row and row[0] is not None)
-
-
-def indexes(conn: Conn, schema: str, names: list[str]) -> dict[str, IndexInfo]:
-    rows = conn.execute(
-        """
-        SELECT i.relname, t.relname,
-               ARRAY(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(attnum, n)
-                     JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
-                     ORDER BY k.n)::text[],
-               x.indisvalid, pg_get_indexdef(i.oid)
-        FROM pg_index x
-        JOIN pg_class i ON i.oid = x.indexrelid
-        JOIN pg_class t ON t.oid = x.indrelid
-        JOIN pg_namespace n ON n.oid = i.relnamespace
-        WHERE n.nspname = %s AND i.relname = ANY(%s)
-        """,
-        (schema, names),
-    ).fetchall()
-    return {r[0]: IndexInfo(r[0], r[1], tuple(r[2]), r[3], r[4]) for r in rows}
-
-
-def invalid_indexes(conn: Conn, schema: str, tables: list[str]) -> list[IndexInfo]:
-    rows = conn.execute(
-        """
-        SELECT i.relname, t.relname, x.indisvalid, pg_get_indexdef(i.oid)
-        FROM pg_index x
-        JOIN pg_class i ON i.oid = x.indexrelid
-        JOIN pg_class t ON t.oid = x.indrelid
-        JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE n.nspname = %s AND t.relname = ANY(%s) AND NOT (x.indisvalid AND x.indisready)
-        ORDER BY i.relname
-        """,
-        (schema, tables),
-    ).fetchall()
-    return [IndexInfo(r[0], r[1], (), r[2], r[3]) for r in rows]
-
-
-def foreign_keys(conn: Conn, schema: str, table: str) -> list[ForeignKeyInfo]:
-    rows = conn.execute(
-        """
-        SELECT c.conname,
-               ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(attnum, n)
-                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.n)::text[],
-               r.relname,
-               ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(attnum, n)
-                     JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.n)::text[],
-               c.confdeltype::text
-        FROM pg_constraint c
-        JOIN pg_class t ON t.oid = c.conrelid
-        JOIN pg_namespace n ON n.oid = t.relnamespace
-        JOIN pg_class r ON r.oid = c.confrelid
-        WHERE c.contype = 'f' AND n.nspname = %s AND t.relname = %s
-        ORDER BY c.conname
-        """,
-        (schema, table),
-    ).fetchall()
-    return [ForeignKeyInfo(r[0], tuple(r[1]), r[2], tuple(r[3]), _ON_DELETE.get(r[4], r[4])) for r in rows]
-
-
 def existing_objects(conn: Conn, expectations: Expectations) -> tuple[str, ...]:
     """Which of the migration's objects are already in the database (as ledger keys)."""
     return snapshot(conn, Wanted.of([expectations])).existing_objects(expectations)
-
-
-def lock_holders(conn: Conn, schema: str, tables: tuple[str, ...]) -> tuple[LockHolder, ...]:
-    """Other sessions holding locks on these tables (what a lock wait was waiting for)."""
-    rows = conn.execute(
-        """
-        SELECT l.pid, coalesce(a.usename, ''), coalesce(a.state, ''),
-               coalesce(extract(epoch FROM now() - a.state_change), 0)::float8,
-               coalesce(a.application_name, ''), string_agg(DISTINCT l.mode, ', '),
-               left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120)
-        FROM pg_locks l
-        JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.granted AND l.pid <> pg_backend_pid()
-          AND l.relation IN (SELECT to_regclass(format('%%I.%%I', %s::text, t)) FROM unnest(%s::text[]) t)
-        GROUP BY 1, 2, 3, 4, 5, 7
-        ORDER BY 4 DESC
-        """,
-        (schema, list(tables)),
-    ).fetchall()
-    return tuple(LockHolder(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows)
 
 
 def advisory_lock_holders(conn: Conn, key: int) -> tuple[int, ...]:
@@ -195,8 +102,8 @@ class Wanted:
         return Wanted(self.tables | other.tables, self.indexes | other.indexes)
 
 
-# The same questions as columns(), table_type(), table_exists(), foreign_keys(), indexes() and
-# invalid_indexes() above, for every wanted table at once, each answer a JSON array.
+# What each check asks of the catalogs (columns, table type, existence, foreign keys, indexes by name,
+# invalid indexes), for every wanted table at once, each answer a JSON array.
 _SNAPSHOT = """
 SELECT
   (SELECT coalesce(json_agg(json_build_array(w.s, w.t)), '[]')
@@ -246,8 +153,8 @@ SELECT
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the catalogs said of the wanted tables and indexes, read in one query; it answers
-    the questions of the functions above without a statement each."""
+    """What the catalogs said of the wanted tables and indexes, read in one query; the checks
+    ask it their questions instead of the database, without a statement each."""
 
     wanted: Wanted
     relations: frozenset[tuple[str, str]]  # the wanted tables that to_regclass finds
@@ -352,69 +259,6 @@ def snapshot(conn: Conn, wanted: Wanted) -> Snapshot:
 
 
 @dataclass(frozen=True)
-class Answer:
-    """One statement of a flight: its rows, or the error it met, or neither: not run, because
-    an earlier statement of the flight failed (the server then skips the rest of it)."""
-
-    rows: list[tuple[Any, ...]] | None = None
-    error: psycopg.Error | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.rows is not None
-
-    @property
-    def skipped(self) -> bool:
-        return self.rows is None and self.error is None
-
-
-_DONE = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
-
-
-def flight(conn: Conn, statements: Sequence[Statement]) -> list[Answer]:
-    """Send the statements together and wait once (psycopg's pipeline mode): one round trip
-    however many there are. The server runs them in order and, after one fails, skips the
-    rest up to the end of the flight, so put the ones that may fail last. Outside a
-    transaction block they share one implicit transaction: a `set_config(..., true)` sent
-    first holds for the others. No server-side prepared statement is involved (the
-    connection has prepare_threshold=None), so a transaction pooler is fine."""
-    cursors: list[psycopg.Cursor[Any]] = []
-    first: psycopg.Error | None = None
-    try:
-        with conn.pipeline():
-            for query, params in statements:
-                cursor = conn.cursor()
-                cursors.append(cursor)
-                try:
-                    cursor.execute(query, params)
-                except psycopg.Error as exc:  # an earlier statement's error, read while sending this one
-                    first = first or exc
-    except psycopg.Error as exc:
-        first = first or exc
-    answers: list[Answer] = []
-    for cursor in cursors:
-        result = cursor.pgresult
-        if result is not None and result.status in _DONE:
-            answers.append(Answer(rows=cursor.fetchall() if cursor.description else []))
-        elif first is not None:
-            # The first statement without a result is the one that failed; the rest were skipped.
-            answers.append(Answer(error=first))
-            first = None
-            answers += [Answer() for _ in cursors[len(answers) :]]
-            break
-        else:
-            answers.append(Answer())
-    return answers
-
-
-def raise_failed(answers: Iterable[Answer]) -> None:
-    """Raise the error of the first of these statements that failed (none: nothing to do)."""
-    for answer in answers:
-        if answer.error is not None:
-            raise answer.error
-
-
-@dataclass(frozen=True)
 class Survey:
     """The catalogs, the ledger and the wizard's latest rollback of each migration, with the
     caller's own statements of the same flight (`before` and `tries`, in order)."""
@@ -432,20 +276,6 @@ def _pair(qualified: str) -> tuple[str, str]:
 
 
 _LEDGER_TABLES = (_pair(ledger.TABLE), _pair(ledger.ROLLBACKS))
-# Each row as JSON (to_jsonb), so a column the ledger gained later is read when it is there
-# and takes its field's default when not; the time column as psycopg reads it (its time zone).
-_LEDGER = f"SELECT l.applied_at, to_jsonb(l) FROM {ledger.TABLE} l ORDER BY l.version"
-_ROLLBACKS = (
-    f"SELECT DISTINCT ON (r.version) r.rolled_back_at, to_jsonb(r) FROM {ledger.ROLLBACKS} r"
-    " ORDER BY r.version, r.id DESC"
-)
-
-
-def _from_json(cls: Any, data: Mapping[str, Any], **native: Any) -> Any:
-    values = {**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}, **native}
-    return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
-
-
 def _lock_setting(lock_timeout: str | None) -> list[Statement]:
     return [("SELECT set_config('lock_timeout', %s, true)", (lock_timeout,))] if lock_timeout else []
 
@@ -466,7 +296,7 @@ def survey(
     holds for the whole flight (a table another session locks fails, not hangs)."""
     want = wanted | Wanted(frozenset(_LEDGER_TABLES))
     setting = _lock_setting(lock_timeout)
-    reads = [(_LEDGER, None)] + ([(_ROLLBACKS, None)] if rollbacks else [])
+    reads = [(ledger.ROWS, None)] + ([(ledger.LATEST_ROLLBACKS, None)] if rollbacks else [])
     answers = flight(conn, [*setting, *before, _snapshot_statement(want), *tries, *reads])
     head = len(setting) + len(before)
     raise_failed(answers[: head + 1])
@@ -483,12 +313,8 @@ def survey(
         got = list(got)
         for i, answer in zip(again, redo[len(setting) :], strict=True):
             got[i] = answer
-    ledger_rows = {data["version"]: _from_json(LedgerRow, data, applied_at=at) for at, data in (got[0].rows or [])}
-    rollback_rows = (
-        {data["version"]: _from_json(RollbackRow, data, rolled_back_at=at) for at, data in (got[1].rows or [])}
-        if rollbacks
-        else {}
-    )
+    ledger_rows = ledger.rows_from(got[0].rows or [])
+    rollback_rows = ledger.rollbacks_from(got[1].rows or []) if rollbacks else {}
     return Survey(
         found, ledger_rows, rollback_rows, answers[len(setting) : head], answers[head + 1 : head + 1 + len(tries)]
     )

@@ -141,12 +141,14 @@ def apply_one(
     # Index builds left for after the commit (online.py), and the ledger row of a migration
     # whose transactional part an earlier run committed.
     later: list[Statement] = []
+    sizes: dict[str, int] = {}  # the tables' rows, as the split read them
     resumed: list[LedgerRow] = []
 
     def prepare(c: Conn) -> Sequence[Statement] | None:
         nonlocal preexisting
         baselines.clear()  # a retry after a lock timeout starts a new transaction
         later.clear()
+        sizes.clear()
         rows = ledger.read(c)
         row = rows.get(migration.version)
         if row is not None:
@@ -164,8 +166,9 @@ def apply_one(
             if base.baseline and base.version < migration.version and base.version not in rows:
                 ledger.record(c, version=base.version, name=base.name, kind="baseline", checksum=base.checksum)
                 baselines.append(base)
-        now, online_part, _rows = online.split(c, exp.schema, migration.statements, options.online_rows)
+        now, online_part, counted = online.split(c, exp.schema, migration.statements, options.online_rows)
         later.extend(online_part)
+        sizes.update(counted)
         return now
 
     def finish(c: Conn, duration: float) -> None:
@@ -198,7 +201,7 @@ def apply_one(
     else:
         preexisting = resumed[0].preexisting
         later.extend(online.left_to_build(conn, exp.schema, migration.statements))
-    built = online.build(conn, migration, later, options, emit)
+    built = online.build(conn, migration, later, options, emit, sizes or None)
     if built is None:  # another run finished the builds (or rolled the migration back) meanwhile
         emit(AlreadyApplied(migration.version, migration.name))
         return False

@@ -10,7 +10,8 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -88,15 +89,33 @@ def exists(conn: psycopg.Connection[Any], table: str = TABLE) -> bool:
     return bool(row and row[0] is not None)
 
 
+# Each row as JSON (to_jsonb), so a column the ledger gained later (`phase`) is read when it is
+# there and takes its field's default when not; the time column as psycopg reads it (its time zone).
+ROWS = f"SELECT l.applied_at, to_jsonb(l) FROM {TABLE} l ORDER BY l.version"
+LATEST_ROLLBACKS = (
+    f"SELECT DISTINCT ON (r.version) r.rolled_back_at, to_jsonb(r) FROM {ROLLBACKS} r ORDER BY r.version, r.id DESC"
+)
+
+
+def _from_json(cls: Any, data: Mapping[str, Any], **native: Any) -> Any:
+    values = {**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}, **native}
+    return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+
+def rows_from(rows: Iterable[Sequence[Any]]) -> dict[str, LedgerRow]:
+    """The ledger's rows, by version, from what ROWS returned."""
+    return {data["version"]: _from_json(LedgerRow, data, applied_at=at) for at, data in rows}
+
+
+def rollbacks_from(rows: Iterable[Sequence[Any]]) -> dict[str, RollbackRow]:
+    """The latest rollback of each version, from what LATEST_ROLLBACKS returned."""
+    return {data["version"]: _from_json(RollbackRow, data, rolled_back_at=at) for at, data in rows}
+
+
 def read(conn: psycopg.Connection[Any]) -> dict[str, LedgerRow]:
     if not exists(conn):
         return {}
-    rows = conn.execute(
-        # to_jsonb(l) reads `phase` from ledgers that have it and NULL from older ones.
-        f"SELECT version, name, kind, checksum, applied_at, duration_ms, applied_by, wizard_version, preexisting,"
-        f" coalesce(to_jsonb(l) ->> 'phase', '{COMPLETE}') FROM {TABLE} l ORDER BY version"
-    ).fetchall()
-    return {r[0]: LedgerRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8]), r[9]) for r in rows}
+    return rows_from(conn.execute(ROWS).fetchall())
 
 
 def ensure(conn: psycopg.Connection[Any]) -> None:

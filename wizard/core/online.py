@@ -140,13 +140,20 @@ def concurrent_sql(statement: Statement) -> str:
 
 
 def build(
-    conn: Conn, migration: Migration, statements: Sequence[Statement], options: RunOptions, emit: Emit
+    conn: Conn,
+    migration: Migration,
+    statements: Sequence[Statement],
+    options: RunOptions,
+    emit: Emit,
+    rows: dict[str, int] | None = None,
 ) -> float | None:
-    """Build the online indexes that are left, then record the migration as complete.
-    Returns the seconds it took, or None when another run finished (or rolled back) it first."""
+    """Build the online indexes that are left, then record the migration as complete; `rows`:
+    the tables' sizes as split() read them. Returns the seconds it took, or None when another
+    run finished (or rolled back) it first."""
     started = time.monotonic()
     schema = migration.expectations.schema
-    rows = table_rows(conn, schema, sorted({s.node.relation.relname for s in statements}), COUNT_UP_TO)
+    if rows is None:  # a rerun that resumes: the estimates, without counting anything
+        rows = table_rows(conn, schema, sorted({s.node.relation.relname for s in statements}))
     try:
         return _build_all(conn, migration, statements, rows, options, emit, started)
     except Cancelled:

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from wizard.core import catalog, engine
+from wizard.core import blockers, catalog, engine
 from wizard.core.connection import Target
 from wizard.core.migrations import Migration
 from wizard.core.verify_report import FAIL, PASS, WARN, CheckResult
@@ -160,7 +160,7 @@ def _privileges(server: _Server | None, migration: Migration) -> CheckResult:
 
 def _locks(conn: Conn, migration: Migration) -> CheckResult:
     exp = migration.expectations
-    holders = catalog.lock_holders(conn, exp.schema, exp.tables_touched())
+    holders = blockers.blockers(conn, exp.schema, exp.tables_touched())
     title = "Sessions using the tables now"
     if not holders:
         return CheckResult("locks", title, PASS, "No other session holds a lock on them right now.")

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from wizard.core import catalog, dumpfile, ledger, pgtools
+from wizard.core import blockers, catalog, dumpfile, ledger, pgtools
 from wizard.core.doctor import diagnose
 from wizard.core.dumpfile import DumpFile
 from wizard.core.errors import Cancelled, RestoreFailed
@@ -204,7 +204,7 @@ def _failed(conn: psycopg.Connection[Any], error: psycopg.Error, backup: DumpFil
         for table in backup.tables:
             schema, _, name = table.partition(".")
             by_schema.setdefault(schema, []).append(name)
-        holders = [h for s, names in by_schema.items() for h in catalog.lock_holders(conn, s, tuple(names))]
+        holders = [h for s, names in by_schema.items() for h in blockers.blockers(conn, s, tuple(names))]
         if holders:
             primary += "; held by " + "; ".join(dict.fromkeys(h.describe() for h in holders))
     found = diagnose(str(error), sqlstate=error.sqlstate)

@@ -18,13 +18,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
-from psycopg import errors as pg_errors
-from psycopg import pq, sql
 
-from wizard.core import catalog, ledger
-from wizard.core.catalog import Answer, Statement
-from wizard.core.doctor import diagnose_exception
-from wizard.core.expectations import CheckSpec, Expectations, SmokeTestSpec
+from wizard.core import catalog, ledger, smoke_test
+from wizard.core.expectations import CheckSpec, Expectations
+from wizard.core.flight import Answer
 from wizard.core.migrations import Migration
 from wizard.core.verify_report import (
     FAIL,
@@ -39,7 +36,7 @@ from wizard.core.verify_report import (
 )
 
 Conn = psycopg.Connection[Any]
-VERIFY_LOCK_TIMEOUT = "5s"
+VERIFY_LOCK_TIMEOUT = smoke_test.LOCK_TIMEOUT
 
 
 @dataclass
@@ -59,7 +56,7 @@ Check = Callable[[_Context, CheckSpec], CheckResult]
 
 def run_verify(conn: Conn, migrations: Sequence[Migration]) -> VerifyReport:
     todo = [m for m in migrations if not m.baseline]
-    reads = [_smoke_reads(m.expectations) for m in todo]
+    reads = [smoke_test.reads(m.expectations) for m in todo]
     # A table locked by another session makes a check fail with the reason, not hang.
     found = catalog.survey(
         conn,
@@ -107,14 +104,9 @@ def _run_check(ctx: _Context, spec: CheckSpec) -> CheckResult:
     try:
         result = _CHECKS[spec.kind](ctx, spec)
     except psycopg.Error as exc:
-        result = CheckResult(spec.id, spec.title, FAIL, f"The check could not run: {_first_line(exc)}", fix=_fix(exc))
+        reason = f"The check could not run: {smoke_test.first_line(exc)}"
+        result = CheckResult(spec.id, spec.title, FAIL, reason, fix=smoke_test.known_fix(exc))
     return replace(result, migration=ctx.migration.version)
-
-
-def _fix(exc: psycopg.Error) -> tuple[str, ...]:
-    """What the knowledge base says to do about a database error a check met (none if unknown)."""
-    found = diagnose_exception(exc)
-    return found.fix if found.recognized else ()
 
 
 def _columns(ctx: _Context, spec: CheckSpec) -> CheckResult:
@@ -312,181 +304,8 @@ def _not_recorded(ctx: _Context, spec: CheckSpec) -> CheckResult:
     return CheckResult(spec.id, spec.title, WARN, detail, [{"version": version, "recorded": "no"}])
 
 
-def _smoke_reads(exp: Expectations) -> tuple[Statement, ...]:
-    """What the smoke test reads before it writes (a parent row to use, a key no parent row
-    has), sent with the survey: they fail when a table is missing, which the survey expects."""
-    smoke = exp.smoke_test
-    if smoke is None:
-        return ()
-    parent = sql.Identifier(exp.schema, smoke.parent_table)
-    key = sql.Identifier(smoke.parent_key)
-    return (
-        (sql.SQL("SELECT {} FROM {} LIMIT 1").format(key, parent), None),
-        (_ABSENT_KEY.format(parent, key), None),
-    )
-
-
-_ABSENT_KEY = sql.SQL(
-    "SELECT k FROM (SELECT gen_random_uuid() AS k) g WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {} = g.k)"
-)
-
-
 def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
-    smoke = ctx.exp.smoke_test
-    if smoke is None:
-        return CheckResult(spec.id, spec.title, WARN, "No smoke test is declared for this migration.")
-    conn, schema = ctx.conn, ctx.exp.schema
-    for table in (smoke.table, smoke.parent_table):
-        if not ctx.found.table_exists(schema, table):
-            return CheckResult(spec.id, spec.title, FAIL, f"Skipped: table {table} does not exist.")
-    with _Scratch(conn) as scratch:
-        return _smoke_steps(ctx, spec, smoke, scratch)
-
-
-def _smoke_steps(ctx: _Context, spec: CheckSpec, smoke: SmokeTestSpec, scratch: _Scratch) -> CheckResult:
-    schema = ctx.exp.schema
-    reads = ctx.smoke_reads
-    catalog.raise_failed(reads)  # a read that failed (a lock): the check could not run
-    if len(reads) < 2 or any(r.skipped for r in reads):  # not sent, or skipped after another's error
-        reads = tuple(scratch.send(_smoke_reads(ctx.exp)))
-        catalog.raise_failed(reads)
-    parent_id = reads[0].rows[0][0] if reads[0].rows else None
-    absent = (
-        reads[1].rows[0][0] if reads[1].rows else _absent_key(ctx.conn, schema, smoke.parent_table, smoke.parent_key)
-    )
-    rows: list[dict[str, Any]] = []
-    statuses: list[str] = []
-    errors: list[psycopg.Error] = []
-    if parent_id is None:
-        step = f"create a test row in empty {smoke.parent_table}"
-        (created,) = scratch.send([_insert(schema, smoke.parent_table, smoke.parent_values, smoke.parent_key)])
-        if created.error is None:
-            parent_id = created.rows[0][0] if created.rows else None
-            rows.append({"step": step, "result": PASS, "detail": ""})
-        else:
-            errors.append(created.error)
-            rows.append({"step": step, "result": WARN, "detail": _first_line(created.error)})
-            statuses.append(WARN)
-    else:
-        rows.append({"step": f"use an existing {smoke.parent_table} row", "result": PASS, "detail": str(parent_id)})
-    bogus_values = {**smoke.values, smoke.foreign_key_column: absent}
-    bogus = _insert(schema, smoke.table, bogus_values, smoke.foreign_key_column)
-    if parent_id is not None:
-        # The test row and the bogus one in one flight: the bogus one fails (as it should) last.
-        values = {**smoke.values, smoke.foreign_key_column: parent_id}
-        inserted, refused = scratch.send([_insert(schema, smoke.table, values, smoke.foreign_key_column), bogus])
-        if inserted.error is None:
-            rows.append({"step": f"insert into {smoke.table}", "result": PASS, "detail": "inserted"})
-            statuses.append(PASS)
-        else:
-            errors.append(inserted.error)
-            rows.append({"step": f"insert into {smoke.table}", "result": FAIL, "detail": _first_line(inserted.error)})
-            statuses.append(FAIL)
-    else:
-        refused = Answer()
-    if refused.skipped:  # the test row failed before it (or there was no parent row): on its own
-        (refused,) = scratch.send([bogus])
-    step = f"insert with an {smoke.foreign_key_column} that does not exist (must be refused)"
-    if refused.error is None:
-        rows.append({"step": step, "result": FAIL, "detail": "accepted: the foreign key is not enforced"})
-        statuses.append(FAIL)
-    elif isinstance(refused.error, pg_errors.ForeignKeyViolation):
-        rows.append({"step": step, "result": PASS, "detail": "refused by the foreign key"})
-        statuses.append(PASS)
-    else:
-        errors.append(refused.error)
-        rows.append({"step": step, "result": FAIL, "detail": _first_line(refused.error)})
-        statuses.append(FAIL)
-    rows.append({"step": "roll back every test row", "result": PASS, "detail": "nothing is left behind"})
-    status = worst(statuses)
-    detail = {
-        PASS: "Test insert worked and the foreign key refused a bad reference; all rolled back.",
-        WARN: "Could not create a test parent row (see rows); the foreign key test still ran.",
-        FAIL: "The test insert did not behave as expected (see rows).",
-    }[status]
-    return CheckResult(spec.id, spec.title, status, detail, rows, _fix(errors[0]) if errors else ())
-
-
-_SCRATCH = "verify_smoke_test"
-
-
-class _Scratch:
-    """The smoke test's transaction, always rolled back. Each `send` is one flight: each
-    insert in a savepoint of its own (sent with it), so that one that fails undoes only
-    itself; the next flight starts by rolling back to that savepoint. The transaction opens
-    with the first flight and ends with one ROLLBACK."""
-
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-        self.opened = False
-        self.nested = False  # opened inside a transaction the caller had open: a savepoint
-        self.undo: str | None = None  # the savepoint of an insert that failed
-        self.count = 0
-
-    def __enter__(self) -> _Scratch:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        status = self.conn.info.transaction_status
-        if not self.opened or status not in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
-            return
-        if self.nested:  # inside a transaction of the caller's: undo only the test's part of it
-            self.conn.execute(f"ROLLBACK TO SAVEPOINT {_SCRATCH}; RELEASE SAVEPOINT {_SCRATCH}")
-        else:
-            self.conn.execute("ROLLBACK")
-
-    def send(self, inserts: Sequence[Statement]) -> list[Answer]:
-        """Each statement's Answer; raises the error of a statement of the wizard's own
-        (BEGIN, SAVEPOINT, ...): then the test itself could not run."""
-        control: list[Statement] = []
-        if not self.opened:
-            self.nested = self.conn.info.transaction_status != pq.TransactionStatus.IDLE
-            control += [
-                (f"SAVEPOINT {_SCRATCH}" if self.nested else "BEGIN", None),
-                ("SELECT set_config('lock_timeout', %s, true)", (VERIFY_LOCK_TIMEOUT,)),
-            ]
-            self.opened = True
-        if self.undo is not None:
-            control.append((f"ROLLBACK TO SAVEPOINT {self.undo}", None))
-            self.undo = None
-        statements = list(control)
-        places: list[int] = []
-        names: list[str] = []
-        for insert in inserts:
-            self.count += 1
-            names.append(f"smoke_{self.count}")
-            statements.append((f"SAVEPOINT {names[-1]}", None))
-            places.append(len(statements))
-            statements.append(insert)
-        answers = catalog.flight(self.conn, statements)
-        mine = [a for i, a in enumerate(answers) if i not in places]
-        catalog.raise_failed(mine)
-        found = [answers[i] for i in places]
-        failed = next((n for n, a in zip(names, found, strict=True) if a.error is not None), None)
-        self.undo = failed
-        return found
-
-
-def _insert(schema: str, table: str, values: dict[str, Any], returning: str) -> Statement:
-    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
-        sql.Identifier(schema, table),
-        sql.SQL(", ").join(sql.Identifier(k) for k in values),
-        sql.SQL(", ").join(sql.Placeholder() for _ in values),
-        sql.Identifier(returning),
-    )
-    return query, list(values.values())
-
-
-def _absent_key(conn: Conn, schema: str, table: str, key: str) -> Any:
-    query = _ABSENT_KEY.format(sql.Identifier(schema, table), sql.Identifier(key))
-    while True:
-        row = conn.execute(query).fetchone()
-        if row:
-            return row[0]
-
-
-def _first_line(exc: psycopg.Error) -> str:
-    return exc.diag.message_primary or str(exc).strip().splitlines()[0]
+    return smoke_test.run(ctx.conn, ctx.exp, ctx.found, ctx.smoke_reads, spec)
 
 
 _CHECKS: dict[str, Check] = {
