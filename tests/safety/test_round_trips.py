@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from psycopg import pq
+
 from tests.cli_runner import run
 from tests.conftest import EmbeddedServer, TestDatabase
 from tests.local_servers import free_port
@@ -31,9 +33,9 @@ from wizard.core.verify import run_verify
 from wizard.core.verify_report import APPLIED_VERIFIED, NOT_APPLIED
 
 MIGRATIONS = load_migrations()
-# One flight (catalogs, ledger, rollbacks, the smoke test's parent row); the smoke test's
-# inserts; its ROLLBACK.
-VERIFY_MAX = 3
+# One flight (catalogs, ledger, rollbacks, the smoke test's parent row and its inserts); the
+# smoke test's ROLLBACK (none when verify closes the connection: the CLI's verify).
+VERIFY_MAX = 2
 STATUS_MAX = 1
 PREFLIGHT_MAX = 2  # one flight, then the sessions holding locks
 
@@ -65,6 +67,7 @@ def test_verify_status_and_preflight_take_few_round_trips_and_still_judge_right(
             report = run_verify(conn, MIGRATIONS)
         assert report.ok and [m.state for m in report.migrations] == [APPLIED_VERIFIED], report.to_json()
         assert after.round_trips <= VERIFY_MAX, after.statements
+        assert conn.info.transaction_status == pq.TransactionStatus.IDLE  # the smoke test rolled back
         with traced(conn) as status:
             states = engine.status(conn, MIGRATIONS)
         assert [s.state for s in states] == [engine.APPLIED, engine.APPLIED]
@@ -72,7 +75,12 @@ def test_verify_status_and_preflight_take_few_round_trips_and_still_judge_right(
         with traced(conn) as preflight:
             run_preflight(conn, target, MIGRATIONS)
         assert preflight.round_trips <= PREFLIGHT_MAX, preflight.statements
-    for traffic in (before, after, status, preflight):
+    with connect(target) as conn:
+        with traced(conn) as closing:
+            report = run_verify(conn, MIGRATIONS, then_close=True)
+        assert report.ok, report.to_json()
+        assert closing.round_trips == 1 and conn.closed, closing.statements  # the connection took the rows
+    for traffic in (before, after, status, preflight, closing):
         _assert_no_transaction_per_check(traffic)
     assert any_version.scalar("SELECT count(*) FROM image_analyses") == 0  # the smoke test left nothing
 

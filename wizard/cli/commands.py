@@ -83,7 +83,7 @@ def cmd_sql(args: argparse.Namespace, printer: Printer) -> int:
 def cmd_verify(args: argparse.Namespace, printer: Printer) -> int:
     session = open_session(args, printer, to_stderr=args.json)
     try:
-        report = verify.run_verify(session.conn, session.migrations)
+        report = verify.run_verify(session.conn, session.migrations, then_close=True)
     finally:
         session.close()
     if args.json:

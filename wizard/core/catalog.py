@@ -261,13 +261,14 @@ def snapshot(conn: Conn, wanted: Wanted) -> Snapshot:
 @dataclass(frozen=True)
 class Survey:
     """The catalogs, the ledger and the wizard's latest rollback of each migration, with the
-    caller's own statements of the same flight (`before` and `tries`, in order)."""
+    caller's own statements of the same flight (`before`, `tries` and `last`, in order)."""
 
     catalog: Snapshot
     ledger: dict[str, LedgerRow]
     rollbacks: dict[str, RollbackRow]
     before: list[Answer] = field(default_factory=list)
     tries: list[Answer] = field(default_factory=list)
+    last: list[Answer] = field(default_factory=list)
 
 
 def _pair(qualified: str) -> tuple[str, str]:
@@ -276,6 +277,8 @@ def _pair(qualified: str) -> tuple[str, str]:
 
 
 _LEDGER_TABLES = (_pair(ledger.TABLE), _pair(ledger.ROLLBACKS))
+
+
 def _lock_setting(lock_timeout: str | None) -> list[Statement]:
     return [("SELECT set_config('lock_timeout', %s, true)", (lock_timeout,))] if lock_timeout else []
 
@@ -286,25 +289,28 @@ def survey(
     *,
     before: Sequence[Statement] = (),
     tries: Sequence[Statement] = (),
+    last: Sequence[Statement] = (),
     rollbacks: bool = False,
     lock_timeout: str | None = None,
 ) -> Survey:
     """The Snapshot, the ledger (and, with `rollbacks`, the latest rollback of each version) in
     one round trip, with the caller's statements: `before` ones must work (their error is
     raised), `tries` may fail (their Answers say how). The ledger may not exist yet: it is
-    read last, and the Snapshot says whether its error means "no ledger yet". A lock_timeout
-    holds for the whole flight (a table another session locks fails, not hangs)."""
+    read after them, and the Snapshot says whether its error means "no ledger yet". `last`
+    ones go after everything the survey reads, so that one failing skips nothing of it: they
+    are not run when anything before them failed. A lock_timeout holds for the whole flight
+    (a table another session locks fails, not hangs)."""
     want = wanted | Wanted(frozenset(_LEDGER_TABLES))
     setting = _lock_setting(lock_timeout)
     reads = [(ledger.ROWS, None)] + ([(ledger.LATEST_ROLLBACKS, None)] if rollbacks else [])
-    answers = flight(conn, [*setting, *before, _snapshot_statement(want), *tries, *reads])
+    answers = flight(conn, [*setting, *before, _snapshot_statement(want), *tries, *reads, *last])
     head = len(setting) + len(before)
     raise_failed(answers[: head + 1])
     rows = answers[head].rows
     if not rows:
         raise RuntimeError("the catalog snapshot was not run")  # its own error was raised above
     found = _snapshot_from(want, rows[0])
-    got = answers[head + 1 + len(tries) :]
+    got = answers[head + 1 + len(tries) : head + 1 + len(tries) + len(reads)]
     again = [i for i in range(len(reads)) if found.table_exists(*_LEDGER_TABLES[i]) and not got[i].ok]
     raise_failed(got[i] for i in again)  # there, yet unreadable (no privilege, a lock): say why
     if again:  # there, but skipped after a try failed: read once more
@@ -315,6 +321,12 @@ def survey(
             got[i] = answer
     ledger_rows = ledger.rows_from(got[0].rows or [])
     rollback_rows = ledger.rollbacks_from(got[1].rows or []) if rollbacks else {}
+    tail = head + 1 + len(tries) + len(reads)
     return Survey(
-        found, ledger_rows, rollback_rows, answers[len(setting) : head], answers[head + 1 : head + 1 + len(tries)]
+        found,
+        ledger_rows,
+        rollback_rows,
+        answers[len(setting) : head],
+        answers[head + 1 : head + 1 + len(tries)],
+        answers[tail : tail + len(last)],
     )

@@ -4,11 +4,13 @@ Every check returns pass, warn or fail with the rows to show, and each migration
 applied and verified, failed, or not applied (with when, if the wizard rolled it back).
 
 Over a slow link each statement is a round trip, so verify asks in as few as it can: one
-flight (catalog.survey) reads the catalogs, the ledger and the wizard's rollbacks, and the
-smoke test's parent row; the checks then read that, running no statement (and so needing no
-savepoint of their own). Only the smoke test writes: its test rows go in a transaction that
-is always rolled back (one flight for its inserts, one for the ROLLBACK), so verify leaves
-nothing behind.
+flight (catalog.survey) reads the catalogs, the ledger and the wizard's rollbacks, and
+carries the first smoke test's read and writes too; the checks then read that, running no
+statement (and so needing no savepoint of their own). Only the smoke test writes: its test
+rows go in a transaction that is always rolled back (smoke_test.Trial), so verify leaves
+nothing behind. With `then_close` (the CLI's verify, which has nothing else to ask), verify
+closes the connection when done, and that transaction ends with it instead of a ROLLBACK:
+one round trip in all.
 """
 
 from __future__ import annotations
@@ -41,52 +43,59 @@ VERIFY_LOCK_TIMEOUT = smoke_test.LOCK_TIMEOUT
 
 @dataclass
 class _Context:
-    conn: Conn
+    trial: smoke_test.Trial  # the smoke tests' transaction, on verify's connection
     migration: Migration
     exp: Expectations
     found: catalog.Snapshot
     recorded: ledger.LedgerRow | None
     rolled_back: ledger.RollbackRow | None = None  # the wizard's latest rollback, when not recorded
     present: frozenset[str] = frozenset()  # its own objects found, when not recorded
-    smoke_reads: tuple[Answer, ...] = ()  # the smoke test's parent row and absent key, if read
+    smoke_reads: tuple[Answer, ...] = ()  # the smoke test's parent row, if read
 
 
 Check = Callable[[_Context, CheckSpec], CheckResult]
 
 
-def run_verify(conn: Conn, migrations: Sequence[Migration]) -> VerifyReport:
+def run_verify(conn: Conn, migrations: Sequence[Migration], *, then_close: bool = False) -> VerifyReport:
+    """`then_close`: close `conn` when done; the server rolls back the smoke tests' rows then."""
     todo = [m for m in migrations if not m.baseline]
     reads = [smoke_test.reads(m.expectations) for m in todo]
-    # A table locked by another session makes a check fail with the reason, not hang.
-    found = catalog.survey(
-        conn,
-        catalog.Wanted.of(m.expectations for m in todo),
-        tries=[statement for pair in reads for statement in pair],
-        rollbacks=True,
-        lock_timeout=VERIFY_LOCK_TIMEOUT,
-    )
-    answers = iter(found.tries)
-    results: list[CheckResult] = []
-    states: list[MigrationState] = []
-    for migration, pair in zip(todo, reads, strict=True):
-        smoke = tuple(next(answers) for _ in pair)
-        ctx = _context(conn, migration, found, smoke)
-        checks = [_run_check(ctx, spec) for spec in migration.expectations.checks]
-        results += checks
-        states.append(_state(ctx, checks))
+    with smoke_test.Trial(conn, then_close=then_close) as trial:
+        first = next((m.expectations for m in todo if m.expectations.smoke_test), None)
+        # A table locked by another session makes a check fail with the reason, not hang.
+        found = catalog.survey(
+            conn,
+            catalog.Wanted.of(m.expectations for m in todo),
+            tries=[statement for pair in reads for statement in pair],
+            last=trial.ahead(first) if first else (),
+            rollbacks=True,
+            lock_timeout=VERIFY_LOCK_TIMEOUT,
+        )
+        trial.received(found.last)
+        answers = iter(found.tries)
+        results: list[CheckResult] = []
+        states: list[MigrationState] = []
+        for migration, pair in zip(todo, reads, strict=True):
+            smoke = tuple(next(answers) for _ in pair)
+            ctx = _context(trial, migration, found, smoke)
+            checks = [_run_check(ctx, spec) for spec in migration.expectations.checks]
+            results += checks
+            states.append(_state(ctx, checks))
     return VerifyReport(results, states)
 
 
-def _context(conn: Conn, migration: Migration, found: catalog.Survey, smoke: tuple[Answer, ...]) -> _Context:
+def _context(
+    trial: smoke_test.Trial, migration: Migration, found: catalog.Survey, smoke: tuple[Answer, ...]
+) -> _Context:
     exp = migration.expectations
     recorded = found.ledger.get(migration.version)
     if recorded is not None:
-        return _Context(conn, migration, exp, found.catalog, recorded, smoke_reads=smoke)
+        return _Context(trial, migration, exp, found.catalog, recorded, smoke_reads=smoke)
     rolled_back = found.rollbacks.get(migration.version)
     # What a rollback kept had existed before the migration ran: it says nothing of the migration.
     kept = set(rolled_back.kept) if rolled_back else set()
     present = frozenset(set(found.catalog.existing_objects(exp)) - kept)
-    return _Context(conn, migration, exp, found.catalog, None, rolled_back, present, smoke)
+    return _Context(trial, migration, exp, found.catalog, None, rolled_back, present, smoke)
 
 
 def _state(ctx: _Context, checks: Sequence[CheckResult]) -> MigrationState:
@@ -305,7 +314,7 @@ def _not_recorded(ctx: _Context, spec: CheckSpec) -> CheckResult:
 
 
 def _smoke_test(ctx: _Context, spec: CheckSpec) -> CheckResult:
-    return smoke_test.run(ctx.conn, ctx.exp, ctx.found, ctx.smoke_reads, spec)
+    return smoke_test.run(ctx.trial, ctx.exp, ctx.found, ctx.smoke_reads, spec)
 
 
 _CHECKS: dict[str, Check] = {
