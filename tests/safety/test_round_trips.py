@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from psycopg import pq
 
 from tests.cli_runner import run

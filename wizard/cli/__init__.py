@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from wizard.cli.early_connection import open_early
 from wizard.cli.parser import UsageError, build_parser, check_web
 from wizard.core.errors import (
     BackupFailed,
@@ -170,6 +171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_web(parser, args)
     except UsageError as usage:
         return _usage_error(usage, words)
+    args.opening = None if _wants_screens(args) else open_early(args)
+    try:
+        return _run(args)
+    finally:
+        if args.opening is not None:
+            args.opening.drop()  # not taken: the command stopped before it connected
+
+
+def _run(args: argparse.Namespace) -> int:
     # Imported once the arguments are understood (see the top of this module).
     import psycopg
 

@@ -10,15 +10,13 @@ from typing import Any
 
 import psycopg
 
+from wizard.cli.early_connection import CHANGING_COMMANDS
 from wizard.cli.output import Printer
 from wizard.core import connection
 from wizard.core.connection import Target
 from wizard.core.errors import InputError, RefusedError
 from wizard.core.migrations import Migration, load_migrations
 from wizard.core.redaction import secrets_in
-
-# The commands that change the schema: through Neon's pooler only with --allow-pooler.
-CHANGING_COMMANDS = frozenset({"migrate", "rollback", "restore"})
 
 
 @dataclass
@@ -121,7 +119,12 @@ def open_session(args: argparse.Namespace, printer: Printer, *, to_stderr: bool 
             f" (waiting up to {timeout:.0f} s) ..."
         )
 
-    conn = connection.connect(target, timeout=timeout, on_slow=None if target.practice else slow)
+    on_slow = None if target.practice else slow
+    early = getattr(args, "opening", None)  # started as the command loaded (cli/early_connection.py)
+    if early is not None and early.target.conninfo == target.conninfo and early.timeout == timeout:
+        conn = early.wait(on_slow=on_slow)
+    else:
+        conn = connection.connect(target, timeout=timeout, on_slow=on_slow)
     return Session(args, printer, target, migrations, conn, connection.server_version(conn))
 
 

@@ -12,16 +12,18 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from wizard.core import paste
 from wizard.core.defaults import APPLICATION_NAME, DEFAULT_CONNECT_TIMEOUT
-from wizard.core.doctor import diagnose, from_rule
 from wizard.core.errors import ConnectError, InputError
 from wizard.core.redaction import hide_fragments, redact, secrets_in
+
+if TYPE_CHECKING:
+    from wizard.core.doctor import Diagnosis
 
 __all__ = ["Target", "connect", "parse_url", "redact", "server_version"]
 
@@ -173,7 +175,7 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
     misread = any("@" in str(params.get(key) or "") for key in ("host", "port", "dbname", "user"))
     if misread or (scheme and password is None and "/" in dbname):
         _refuse_unencoded_password(text)
-        found = from_rule("password-encoding")
+        found = _rule("password-encoding")
         raise InputError(
             "The password in the URL seems to contain a character (@ / # ?) that must be percent-encoded.",
             fix=found.fix,
@@ -186,7 +188,7 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
         )
     sslmode = params.get("sslmode")
     if sslmode is not None and sslmode not in SSLMODES:
-        found = from_rule("sslmode-invalid")
+        found = _rule("sslmode-invalid")
         raise InputError(
             f"The URL asks for sslmode={sslmode}, which is not a valid mode.", fix=found.fix, diagnosis=found
         )
@@ -232,6 +234,13 @@ def parse_url(raw: str, *, practice: bool = False) -> Target:
     )
 
 
+def _rule(rule_id: str) -> Diagnosis:
+    """A doctor rule's answer (the doctor is imported on a bad URL only: the commands start sooner)."""
+    from wizard.core.doctor import from_rule
+
+    return from_rule(rule_id)
+
+
 def is_local_host(host: str) -> bool:
     """A Unix socket (a path, or empty: libpq's default), `localhost`, or a loopback address."""
     host = host.strip()
@@ -270,7 +279,7 @@ def _refuse_unencoded_password(text: str) -> None:
         return
     if params.get("password") is None or "@" in str(params.get("host") or ""):
         return
-    found = from_rule("password-encoding")
+    found = _rule("password-encoding")
     raise InputError(
         f"The password in the URL contains {offer.named}, which must be percent-encoded.",
         fix=(f"In the password, {offer.how}: {offer.masked} (password hidden here).", *found.fix[1:]),
@@ -301,25 +310,37 @@ def connect(
     if timer:
         timer.daemon = True
         timer.start()
-    extra: dict[str, Any] = {}
-    if "application_name" not in conninfo_to_dict(target.conninfo):
-        extra["application_name"] = APPLICATION_NAME
     try:
-        return psycopg.connect(
-            target.conninfo,
-            connect_timeout=max(1, round(timeout)),
-            autocommit=True,
-            prepare_threshold=None,
-            **extra,
-        )
+        return open_raw(target, timeout)
     except psycopg.Error as exc:
-        raw = target.redact(str(exc).strip())
-        found = diagnose(raw, sqlstate=getattr(exc, "sqlstate", None))
-        sentence = f"Cannot connect to {target.describe()}: {found.headline}."
-        raise ConnectError(sentence, fix=found.fix, detail=raw, diagnosis=found) from None
+        raise explained(target, exc) from None
     finally:
         if timer:
             timer.cancel()
+
+
+def open_raw(target: Target, timeout: float) -> psycopg.Connection[tuple[Any, ...]]:
+    """connect() without its explanations: psycopg's own error, if any."""
+    extra: dict[str, Any] = {}
+    if "application_name" not in conninfo_to_dict(target.conninfo):
+        extra["application_name"] = APPLICATION_NAME
+    return psycopg.connect(
+        target.conninfo,
+        connect_timeout=max(1, round(timeout)),
+        autocommit=True,
+        prepare_threshold=None,
+        **extra,
+    )
+
+
+def explained(target: Target, exc: psycopg.Error) -> ConnectError:
+    """Why connecting failed, in plain words, without the password."""
+    from wizard.core.doctor import diagnose  # imported on a failure only: the commands start sooner
+
+    raw = target.redact(str(exc).strip())
+    found = diagnose(raw, sqlstate=getattr(exc, "sqlstate", None))
+    sentence = f"Cannot connect to {target.describe()}: {found.headline}."
+    return ConnectError(sentence, fix=found.fix, detail=raw, diagnosis=found)
 
 
 def server_version(conn: psycopg.Connection[Any]) -> str:
