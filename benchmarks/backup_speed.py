@@ -79,6 +79,9 @@ def main() -> None:
         # The wizard's reports go to the temp folder, not the user's own data folder.
         os.environ["XDG_DATA_HOME"] = str(work / "xdg-data")
         os.environ.pop("DATABASE_URL", None)
+        # An installed wizard has its bytecode compiled (pip does it); with PYTHONDONTWRITEBYTECODE
+        # a checkout's would be compiled again on every start (see _servers.child_env).
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
         out = work / "out"
         reference = [str(bin_dir / "pg_dump"), "-Fc", "--file", str(out / "reference.dump"), uri]

@@ -388,6 +388,9 @@ def main() -> None:
     args = parser.parse_args()
 
     began = time.perf_counter()
+    # An installed wizard has its bytecode compiled (pip does it); with PYTHONDONTWRITEBYTECODE a
+    # checkout's would be compiled again on every start of the measured child.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     work = Path(tempfile.mkdtemp(prefix="restore-bench-"))
     server = None
     # Ctrl+C and kill end the same way: the measured child is stopped, the server and folder removed.

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from wizard.cli.early_connection import open_early
+from wizard.cli.head_start import head_start
 from wizard.cli.parser import UsageError, build_parser, check_web
 from wizard.core.errors import (
     BackupFailed,
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_web(parser, args)
     except UsageError as usage:
         return _usage_error(usage, words)
-    args.opening = None if _wants_screens(args) else open_early(args)
+    args.opening = None if _wants_screens(args) else head_start(args)
     try:
         return _run(args)
     finally:

@@ -10,13 +10,15 @@ from typing import Any
 
 import psycopg
 
-from wizard.cli.early_connection import CHANGING_COMMANDS
+from wizard.cli.head_start import CHANGING_COMMANDS
 from wizard.cli.output import Printer
 from wizard.core import connection
 from wizard.core.connection import Target
 from wizard.core.errors import InputError, RefusedError
 from wizard.core.migrations import Migration, load_migrations
 from wizard.core.redaction import secrets_in
+
+_LAZY = frozenset({"status", "restore", "verify", "backup"})
 
 
 @dataclass
@@ -103,12 +105,11 @@ def refuse_pooler(args: argparse.Namespace, target: Target) -> None:
 
 
 def open_session(args: argparse.Namespace, printer: Printer, *, to_stderr: bool = False) -> Session:
-    # `status` shows names and checksums only: its migrations are split into statements (pglast,
-    # ~50 ms to import) only if something asks for them; every other command refuses a file
-    # PostgreSQL cannot parse before it connects.
-    # status, verify and restore read no statement (a single-table restore splits the down files when it
-    # needs them; verify reads the expectations and the checksums)
-    migrations = load_migrations(args.migrations_dir, parse=args.command not in ("status", "restore", "verify"))
+    # Commands that run no migration split its statements (pglast, ~50 ms to import) only if
+    # something asks for them: status shows names and checksums, verify the expectations and the
+    # checksums, backup none of it, restore the down files of a single-table restore when it needs
+    # them. Every other command refuses a file PostgreSQL cannot parse before it connects.
+    migrations = load_migrations(args.migrations_dir, parse=args.command not in _LAZY)
     target = resolve_target(args, printer, to_stderr=to_stderr)
     refuse_pooler(args, target)
     timeout = float(args.connect_timeout)
@@ -120,7 +121,7 @@ def open_session(args: argparse.Namespace, printer: Printer, *, to_stderr: bool 
         )
 
     on_slow = None if target.practice else slow
-    early = getattr(args, "opening", None)  # started as the command loaded (cli/early_connection.py)
+    early = getattr(args, "opening", None)  # started as the command loaded (cli/head_start.py)
     if early is not None and early.target.conninfo == target.conninfo and early.timeout == timeout:
         conn = early.wait(on_slow=on_slow)
     else:

@@ -1,5 +1,5 @@
 """The headless commands start connecting as soon as they have read their arguments
-(cli/early_connection.py, core/opening.py): only to a URL they were given, never through a
+(cli/head_start.py, core/opening.py): only to a URL they were given, never through a
 pooler they would refuse, and a connection nobody took is closed."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from tests.cli_runner import run
 from tests.conftest import TestDatabase
-from wizard.cli.early_connection import open_early
+from wizard.cli.head_start import head_start
 from wizard.cli.parser import build_parser
 from wizard.core.defaults import APPLICATION_NAME
 from wizard.core.errors import ConnectError
@@ -36,14 +36,14 @@ def test_only_a_connecting_command_given_a_url_connects_early(
     db: TestDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert open_early(_args("doctor", "some error")) is None  # needs no database
-    assert open_early(_args("verify")) is None  # no URL: the command says so itself
-    assert open_early(_args("verify", "--practice")) is None  # the command starts that server
-    assert open_early(_args("verify", "--database-url", "mysql://alex@host/db")) is None  # explained later
+    assert head_start(_args("doctor", "some error")) is None  # needs no database
+    assert head_start(_args("verify")) is None  # no URL: the command says so itself
+    assert head_start(_args("verify", "--practice")) is None  # the command starts that server
+    assert head_start(_args("verify", "--database-url", "mysql://alex@host/db")) is None  # explained later
     # Through Neon's pooler: migrate would refuse before connecting, so it does not connect early.
-    assert open_early(_args("migrate", "--database-url", NEON_POOLER)) is None
+    assert head_start(_args("migrate", "--database-url", NEON_POOLER)) is None
     monkeypatch.setenv("DATABASE_URL", db.url)
-    opening = open_early(_args("verify"))
+    opening = head_start(_args("verify"))
     assert opening is not None and opening.target.conninfo
     with opening.wait() as conn:
         assert conn.execute("SELECT current_database()").fetchone() == (db.name,)
@@ -51,7 +51,7 @@ def test_only_a_connecting_command_given_a_url_connects_early(
 
 def test_an_early_connection_that_fails_is_explained_without_the_password(db: TestDatabase) -> None:
     url = db.url.replace("postgres:@", "postgres:wrong-Secret-42@").replace(f"/{db.name}", "/no_such_database")
-    opening = open_early(_args("status", "--database-url", url))
+    opening = head_start(_args("status", "--database-url", url))
     assert opening is not None
     with pytest.raises(ConnectError) as caught:
         opening.wait()
