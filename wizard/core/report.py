@@ -45,13 +45,11 @@ Schema = dict[str, list[ColumnInfo]]
 
 
 def schema_of(conn: psycopg.Connection[Any], migrations: list[Migration]) -> Schema:
-    """The columns of every table the migrations touch (empty list: the table is absent)."""
-    found: Schema = {}
-    for migration in migrations:
-        exp = migration.expectations
-        for table in exp.tables_touched():
-            found[table] = catalog.columns(conn, exp.schema, table)
-    return found
+    """The columns of every table the migrations touch (empty list: the table is absent), in
+    one query (a round trip per table was 0.2 s of a backup over a 50 ms link)."""
+    tables = [(m.expectations.schema, table) for m in migrations for table in m.expectations.tables_touched()]
+    found = catalog.snapshot(conn, catalog.Wanted(frozenset(tables)))
+    return {table: found.columns(schema, table) for schema, table in tables}
 
 
 @dataclass
