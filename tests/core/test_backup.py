@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import TestDatabase
 from tests.debian_pg import DebianPg
 from tests.requirements import skip_or_fail
-from wizard.core import pgtools
+from wizard.core import pgtools, tool_finder
 from wizard.core.backup import BackupFailed, run_backup
 from wizard.core.connection import connect, parse_url
 from wizard.core.errors import Cancelled
@@ -44,7 +44,7 @@ def test_round_trip_custom_backup_restores_every_row(db: TestDatabase, tmp_path:
     assert result.tool.bundled and result.tool.major == 18  # PATH has pg_dump 15 at most: too old for 18
     assert sum(isinstance(e, BackupProgress) and "dumping contents" in e.line for e in events) == 12
     copy = db.server.create_database()
-    restore = pgtools.bundled_bin() / "pg_restore"
+    restore = tool_finder.bundled_bin() / "pg_restore"
     done = subprocess.run(
         [str(restore), "--no-owner", "-d", db.server.url(copy), str(result.path)], capture_output=True, text=True
     )
@@ -65,7 +65,7 @@ def test_attachments_only_plain_backup(db: TestDatabase, tmp_path: Path) -> None
 
 
 def test_pg_dump_is_chosen_by_server_version_and_says_why() -> None:
-    on_path = [t for t in pgtools.candidates("pg_dump") if not t.bundled]
+    on_path = [t for t in tool_finder.candidates("pg_dump") if not t.bundled]
     if not on_path or on_path[0].major >= 18:
         skip_or_fail("needs Debian's pg_dump 15 on PATH (apt-get install postgresql-15) to test the choice")
     older = pgtools.choose("pg_dump", 18)

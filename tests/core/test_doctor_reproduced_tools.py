@@ -36,7 +36,7 @@ from tests.debian_pg import DebianPg, start_debian_pg
 from tests.local_servers import as_postgres
 from tests.pgbouncer import TlsFront
 from tests.requirements import skip_or_fail
-from wizard.core.pgtools import bundled_bin
+from wizard.core.tool_finder import bundled_bin
 
 
 def _stderr(*args: str | Path, env: dict[str, str] | None = None) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import TEMPLATE, EmbeddedServer, TestDatabase, start_embedded
 from tests.debian_pg import DebianPg
-from wizard.core import dumpfile, pgtools, practice, restore
+from wizard.core import dumpfile, pgtools, practice, restore, tool_finder
 from wizard.core.connection import parse_url
 
 ODD = """
@@ -28,7 +28,7 @@ ATTACHMENTS = "SELECT count(*), md5(string_agg(a::text, ',' ORDER BY id)) FROM a
 def _dump(url: str, path: Path, *args: str, version: int = 18) -> Path:
     """pg_dump of the given major version (a bundled one), as a user with only that tool would run it."""
     target = parse_url(url)
-    tool = next(t for t in pgtools.candidates("pg_dump") if t.bundled and t.major == version)
+    tool = next(t for t in tool_finder.candidates("pg_dump") if t.bundled and t.major == version)
     choice = pgtools.ToolChoice(tool, "the test's choice")
     with pgtools.connection_env(target, choice) as env:
         subprocess.run([str(tool.path), *args, "--file", str(path)], env=env, check=True, capture_output=True)

@@ -24,9 +24,9 @@ def head_start(args: argparse.Namespace) -> Opening | None:
     (a profile is read from the keyring, the practice database is started: both by the command
     itself). The connection's Opening, if one was started."""
     if args.command == "backup":
-        from wizard.core import pgtools
+        from wizard.core import tool_finder  # imports no psycopg: the probes start at once
 
-        pgtools.prefetch("pg_dump", "pg_restore")
+        tool_finder.prefetch("pg_dump", "pg_restore")
     if args.command not in CONNECTING_COMMANDS or args.practice or getattr(args, "profile", None):
         return None
     raw = args.database_url or os.environ.get("DATABASE_URL", "").strip()

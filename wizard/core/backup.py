@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from wizard.core import dumpfile, paths, pgtools
+from wizard.core import dumpfile, paths, pgtools, tool_finder
 from wizard.core.connection import Target
 from wizard.core.doctor import diagnose
 from wizard.core.errors import BackupFailed, Cancelled, WizardError
@@ -45,7 +45,7 @@ class BackupResult:
     bytes: int
     format: str
     tables: tuple[str, ...]
-    tool: pgtools.PgTool
+    tool: tool_finder.PgTool
     reason: str
     database_bytes: int
     report: Path | None = None  # the session report of a `backup` on its own
@@ -118,7 +118,7 @@ def run_backup(
 ) -> BackupResult:
     # pg_dump (to write) and pg_restore (to read the file back) are found while the database
     # answers: their `--version` runs in parallel with the round trip, not after it.
-    pgtools.prefetch("pg_dump", "pg_restore")
+    tool_finder.prefetch("pg_dump", "pg_restore")
     server_major = conn.info.server_version // 10000
     expected, database_bytes = _contents(conn, table)
     if table and not expected:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from wizard.core import paths, pgtools
+from wizard.core import paths, pgtools, tool_finder
 from wizard.core.errors import InputError, WizardError
 from wizard.core.sqlstream import SqlStream
 
@@ -181,9 +181,9 @@ def _read_plain(path: Path) -> DumpFile:
 def reader_for(dump: DumpFile, server_major: int) -> pgtools.ToolChoice:
     """The pg_restore that turns this archive into SQL for a server of `server_major`."""
     made_by = dump.dumped_by_major or 0
-    tools = [t for t in pgtools.candidates("pg_restore") if t.major >= made_by]
+    tools = [t for t in tool_finder.candidates("pg_restore") if t.major >= made_by]
     if not tools:
-        newest = max((t.major for t in pgtools.candidates("pg_restore")), default=None)
+        newest = max((t.major for t in tool_finder.candidates("pg_restore")), default=None)
         raise pgtools.ToolMissing(
             f"No pg_restore here can read this archive: it was made by pg_dump {dump.dumped_by}"
             + (f", and the newest pg_restore found is {newest}." if newest else ", and no pg_restore was found."),
