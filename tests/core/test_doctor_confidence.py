@@ -201,3 +201,52 @@ def test_a_wizard_error_keeps_a_probable_answer_instead_of_its_own_sentence() ->
     error = InputError("Cannot connect.", fix=("Check the URL.",), detail=attempt("10.0.0.5", NO_HBA.format("SSL off")))
     found = explain(error)
     assert found.confidence == "medium" and ids(found) == ["ssl-required", "no-pg-hba"]
+
+
+def test_a_detail_line_that_names_the_cause_refines_the_answer() -> None:
+    # The server's log says which: the user does not exist (the client is only told "password").
+    log = (
+        '2024-05-02 14:01:09.437 UTC [29941] FATAL:  password authentication failed for user "deploy"\n'
+        '2024-05-02 14:01:09.437 UTC [29941] DETAIL:  Role "deploy" does not exist.\n'
+        '\tConnection matched pg_hba.conf line 6: "hostssl all all 0.0.0.0/0 scram-sha-256"'
+    )
+    assert (diagnose(log).id, diagnose(log).confidence) == ("role-missing", "high")
+    assert diagnose(log, sqlstate="28P01").id == "role-missing"
+    expired = log.replace('Role "deploy" does not exist.', 'User "deploy" has an expired password.')
+    assert diagnose(expired).id == "password-failed"
+    assert diagnose(log.splitlines()[0]).id == "password-failed"
+
+
+def test_an_encrypted_attempt_refused_by_pg_hba_gives_way_to_the_next_attempts_answer() -> None:
+    # sslmode=prefer: TLS first (no hostssl line for this user), then without TLS: a wrong password.
+    text = "\n".join([attempt("203.0.113.7", NO_HBA.format("SSL encryption")), attempt("203.0.113.7", PASSWORD)])
+    assert (diagnose(text).id, diagnose(text).confidence) == ("password-failed", "high")
+    # Refused both ways: this address, user or database is not allowed at all.
+    both = "\n".join(attempt("203.0.113.7", NO_HBA.format(state)) for state in ("SSL encryption", "no encryption"))
+    assert (diagnose(both).id, diagnose(both).confidence) == ("no-pg-hba", "high")
+    # Refused with TLS, and the other address unreachable: still pg_hba.conf.
+    routed = "\n".join([attempt("2001:db8::7", NO_ROUTE), attempt("203.0.113.7", NO_HBA.format("SSL encryption"))])
+    assert diagnose(routed).id == "no-pg-hba"
+
+
+def test_words_that_fit_another_rule_as_well_are_answered_probably() -> None:
+    # Said only while the server recovers from a crash: starting up, or the crash itself.
+    recovering = diagnose(attempt("203.0.113.7", "FATAL:  the database system is in recovery mode"))
+    assert (ids(recovering), recovering.confidence, recovering.matched) == (
+        ["server-starting", "server-crashed"],
+        "medium",
+        False,
+    )
+    starting = diagnose(attempt("203.0.113.7", "FATAL:  the database system is starting up"))
+    assert (ids(starting), starting.confidence) == (["server-starting"], "high")
+
+
+def test_refinements_and_alternatives_must_name_known_rules(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.toml"
+    rule = '[[rule]]\nid = "x"\ntitle = "t"\ncause = "c"\nfix = ["f"]\npatterns = ["a"]\n'
+    bad.write_text(rule + 'refines = ["nowhere"]\n')
+    with pytest.raises(ValueError, match="unknown rule"):
+        load_rules(bad)
+    bad.write_text(rule + 'uncertain = ["a"]\n')
+    with pytest.raises(ValueError, match="uncertain without alternatives"):
+        load_rules(bad)

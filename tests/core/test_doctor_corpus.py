@@ -108,6 +108,22 @@ def test_the_mutations_really_change_most_messages() -> None:
         ("zsh: command not found: psql", "tool-missing"),
         ("'pg_dump' is not recognized as an internal or external command,\noperable program or batch file.",
          "tool-missing"),
+        # pg_restore's other words for an archive it cannot read (pg_backup_archiver.c, pg_backup_tar.c)
+        ("pg_restore: error: input file appears to be a text format dump. Please use psql.", "backup-file-invalid"),
+        ("pg_restore: error: could not find block ID 4242 in archive -- possibly corrupt archive",
+         "backup-file-invalid"),
+        ("pg_restore: error: corrupt tar header found in PGDMP (expected 0, computed 18825) file position 512",
+         "backup-file-invalid"),
+        # drivers' own words for a URL without a password (pgJDBC, Npgsql)
+        ("org.postgresql.util.PSQLException: The server requested SCRAM-based authentication, but no password was "
+         "provided.", "password-failed"),
+        ("Npgsql.NpgsqlException (0x80004005): No password has been provided but the backend requires one (in "
+         "SASL/SCRAM-SHA-256)", "password-failed"),
+        ("ERROR:  The requested project could not be found, or you don't have access to it. Please check the "
+         "provided ID and try again.", "neon-endpoint-not-found"),
+        ('2024-03-01 10:00:01 UTC [1] LOG S-0x55d: app/app@10.0.0.4:5432 closing because: server login failed: '
+         'FATAL password authentication failed for user "app" (age=0s)', "pooler-server-login"),
+        ('ERROR:  could not access file "$libdir/vector": No such file or directory', "extension-not-available"),
     ],
 )  # fmt: skip
 def test_messages_outside_the_corpus(text: str, rule_id: str) -> None:
@@ -148,6 +164,15 @@ def test_a_sqlstate_written_in_the_text_is_used() -> None:
         "Everything went fine, 12 rows copied.",
         "FEHLER:  Division durch Null",  # translated, no SQLSTATE, and not a login failure
         "ERROR:  XX000: an internal error nobody documented",
+        # another tool's or service's network failure, with no sign of PostgreSQL
+        "curl: (7) Failed to connect to localhost port 8080 after 0 ms: Connection refused",
+        "ssh: connect to host 10.0.0.5 port 22: Connection timed out",
+        "Error: connect ECONNREFUSED 127.0.0.1:3000\n    at TCPConnectWrap.afterConnect (node:net:1555:16)",
+        "npm ERR! code ETIMEDOUT",
+        "celery.exceptions.TimeoutError: The operation timed out.",
+        "Error: getaddrinfo ENOTFOUND api.stripe.com",
+        "pymysql.err.OperationalError: (2003, \"Can't connect to MySQL server on 'db' ([Errno 111] "
+        'Connection refused)")',
     ],
 )  # fmt: skip
 def test_unrecognized_text_says_unknown_honestly(text: str) -> None:

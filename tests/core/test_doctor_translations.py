@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
-from pathlib import Path
-
-import pytest
 
 from tests.core.doctor_mutations import SERVER_MESSAGES
 from tools.server_translations import (
@@ -30,7 +26,6 @@ from tools.server_translations import (
     ambiguous,
     dump,
     english,
-    excerpt,
     load_all,
     load_pinned,
     ordered,
@@ -80,6 +75,8 @@ def _as_received(message: Message, text: str) -> str:
         return f'psql: error: connection to server at "192.0.2.77", port 5432 failed: {text}'
     if message.domain == "libpq":
         return f"psql: error: {text}"
+    if message.domain == "pg_dump":
+        return f"pg_restore: error: {text}"
     return _psycopg(text) if message in SERVER_LOGIN else f"ERROR:  {text}"
 
 
@@ -207,6 +204,14 @@ def test_every_wording_of_every_version_is_recognized_as_its_english_rule_with_o
         "connection-refused",
     } <= rules["libpq"]
     assert {"connection-refused", "network-unreachable", "timeout", "host-not-found"} <= rules["libc"]
+    assert {major for domain, major in seen if domain == "pg_dump"} == {14, 15, 16, 17, 18}
+    assert rules["pg_dump"] == {
+        "version-mismatch",
+        "backup-file-invalid",
+        "output-not-writable",
+        "lock-timeout",
+        "undefined-table",
+    }
 
 
 def test_each_message_is_read_as_its_english_text_is() -> None:
@@ -289,56 +294,6 @@ def test_an_encrypted_connection_without_an_entry_is_never_read_as_ssl_required(
     assert sum(checked.values()) > 120
 
 
-def _mo(messages: dict[str, str]) -> bytes:
-    """A GNU message catalog (.mo) holding these translations."""
-    ids = sorted(messages)
-    keys, values = b"", b""
-    key_spans, value_spans = [], []
-    for msgid in ids:
-        key_spans.append((len(msgid.encode()), len(keys)))
-        keys += msgid.encode() + b"\0"
-        value_spans.append((len(messages[msgid].encode()), len(values)))
-        values += messages[msgid].encode() + b"\0"
-    start = 7 * 4 + 16 * len(ids)
-    table = [(size, start + offset) for size, offset in key_spans]
-    table += [(size, start + len(keys) + offset) for size, offset in value_spans]
-    header = struct.pack("<7I", 0x950412DE, 0, len(ids), 7 * 4, 7 * 4 + 8 * len(ids), 0, 0)
-    return header + b"".join(struct.pack("<2I", *pair) for pair in table) + keys + values
-
-
-def test_a_catalog_is_cut_down_to_the_wanted_msgids_of_the_wanted_domain() -> None:
-    header = "Content-Type: text/plain; charset=UTF-8\n"
-    wanted = {"postgres-16": (NO_ENTRY, "no encryption", "the database system is starting up")}
-    files = [
-        ("pg/share/locale/xx/LC_MESSAGES/postgres-16.mo", _mo({"": header, NO_ENTRY: "%4$s: %1$s/%2$s/%3$s fehlt",
-                                                               "out of memory": "kein Speicher"})),
-        ("pg/share/locale/yy/LC_MESSAGES/postgres-16.mo", _mo({"": header, "no encryption": "klartext"})),
-        ("pg/share/locale/xx/LC_MESSAGES/libpq5-16.mo", _mo({"": header, NO_ENTRY: "not this domain"})),
-        ("pg/share/locale/xx/LC_MESSAGES/README", b"not a catalog"),
-    ]  # fmt: skip
-    found = excerpt(files, wanted)
-    assert list(found) == ["postgres-16"]
-    catalogs = found["postgres-16"]
-    assert catalogs["xx"]["messages"] == {NO_ENTRY: "%4$s: %1$s/%2$s/%3$s fehlt"}
-    assert catalogs["yy"]["messages"] == {"no encryption": "klartext"}
-    assert catalogs["xx"]["sha256"] != catalogs["yy"]["sha256"]
-    # The last argument of a positional translation is filled where the translation puts it.
-    assert translated(catalogs["xx"]["messages"], NO_ENTRY, "no encryption") == "no encryption: %1$s/%2$s/%3$s fehlt"
-
-
-def test_a_translations_file_that_is_not_lists_of_wordings_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    broken = tmp_path / "translations.toml"
-    monkeypatch.setattr(translated_messages, "TRANSLATIONS_FILE", broken)
-    broken.write_text('[[message]]\nrule = "password-failed"\nmsgid = "x"\n[message.text]\n"de" = "falsch %s"\n')
-    with pytest.raises(ValueError, match="not a list"):
-        translated_messages.wordings.__wrapped__()
-    broken.write_text('[[message]]\nrule = "password-failed"\nmsgid = "x"\n[message.text]\n"de" = [" %s "]\n')
-    with pytest.raises(ValueError, match="would match any message"):
-        translated_messages.wordings.__wrapped__()
-
-
 def test_a_translated_message_with_a_sqlstate_still_goes_by_the_code() -> None:
     text = "FATAL:  Passwort-Authentifizierung für Benutzer »app« fehlgeschlagen"
     assert diagnose(text, sqlstate="28P01").id == "password-failed"
@@ -410,3 +365,18 @@ def test_a_sslmode_typo_in_czech_libpq_is_read_as_such() -> None:
     assert diagnose("psql: ошибка: " + russian % ("db8::5:5432", "port")).id == "url-ipv6-brackets"
     assert diagnose("psql: ошибка: " + russian % ("abc", "port")).id == "bad-port"
     assert diagnose("psql: ошибка: " + russian % ("ten", "connect_timeout")).id == "malformed-url"
+
+
+def test_a_translated_message_is_read_in_its_context() -> None:
+    # pg_restore's "could not execute query:" (never translated) before the server's translated
+    # words: a restore into a database that is not empty, whatever the names; the same words
+    # alone are read by their names.
+    shapes = (("de", "FEHLER", "Fehler"), ("fr", "ERREUR", "erreur "), ("ja", "ERROR", "エラー"))
+    for language, severity, tool in shapes:
+        exists = _build("17.11.0")[language]['relation "%s" already exists']
+        for name in ("attachments", "customers"):
+            said = f"{severity}:  {exists % name}"
+            restored = f"pg_restore: {tool}: could not execute query: {said}\nCREATE TABLE public.{name} ("
+            assert diagnose(restored).id == "restore-into-non-empty", restored
+            assert diagnose(f"psql:/backups/app.sql:58: {said}").id == "restore-into-non-empty", said
+        assert diagnose(f"{severity}:  {exists % 'attachments'}").id == "already-exists"

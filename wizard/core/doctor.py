@@ -18,8 +18,12 @@ A text may hold several messages: libpq reports every address and every TLS mode
 tried (`connection to server at "A" ... failed: X`, then `... failed: Y`, on one line or
 several), and a pasted log holds several ERROR/FATAL lines and `pg_dump: error:` lines. Each
 is read on its own; within one, the rule listed first in the file wins (the file lists the
-specific before the general). Then the answers are weighed: a server's answer (password,
-quota, missing database, permission) outranks a refusal of an unencrypted attempt (libpq
+specific before the general), unless a rule that `refines` it matches the message's DETAIL
+lines (a server log's 'Role "x" does not exist.' under "password authentication failed").
+Then the answers are weighed: a server's answer (password, quota, missing database,
+permission) outranks pg_hba.conf's refusal of an encrypted attempt (libpq with
+sslmode=prefer tries TLS first; where the server has lines only for unencrypted connections,
+the next attempt says what is wrong), which outranks a refusal of an unencrypted attempt (libpq
 with sslmode=prefer tries again without TLS, and that attempt's refusal is only an echo),
 which outranks a lost connection or a network failure of one address. So in a multi-attempt
 message where the IPv4 address answered "password authentication failed" and the IPv6
@@ -27,6 +31,8 @@ address said "Network is unreachable", the diagnosis is the password, with high 
 
 Confidence: "high" for one answer; "medium" when two different answers remain (two servers
 said different things), when the rule is marked weak in the file (`confidence = "medium"`),
+when the message's words are among a rule's `uncertain` ones (its `alternatives` fit them too:
+"in recovery mode" is said only while the server recovers from a crash),
 or for `no pg_hba.conf entry ..., no encryption` (and `pg_hba.conf rejects connection ...,
 no encryption`, a `hostnossl ... reject` line or one for this address), which means either
 that the server wants TLS or that this address, user or database is not allowed at all; the
@@ -47,8 +53,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
+from wizard.core.diagnosis import GENERAL_CHECKLIST, UNKNOWN_TITLE, Alternative, Diagnosis, unknown
 from wizard.core.message_text import redact_message, split_attempts, split_message, sqlstate_in
 from wizard.core.rules import (
     ACTIONS,
@@ -61,11 +67,13 @@ from wizard.core.rules import (
 )
 from wizard.core.translated_messages import wordings
 
-# Defined in rules.py and message_text.py; imported from here by the screens, commands and tests.
+# Defined in rules.py, diagnosis.py and message_text.py; imported from here by the screens, commands and tests.
 __all__ = [
     "ACTIONS",
     "CONFIDENCES",
+    "GENERAL_CHECKLIST",
     "RULES_FILE",
+    "UNKNOWN_TITLE",
     "Alternative",
     "Diagnosis",
     "Rule",
@@ -82,15 +90,6 @@ __all__ = [
     "sqlstate_in",
 ]
 
-UNKNOWN_TITLE = "an unknown error"
-GENERAL_CHECKLIST = (
-    "Read the message: the part after 'FATAL:' or 'ERROR:' is the server's own explanation.",
-    "Check that the URL is the one your provider's console shows (host, database, user, password).",
-    "Check that the database server is running and reachable from this computer"
-    " (on Neon: the project is not suspended or over its plan's limits).",
-    "If it persists, ask your provider's support, quoting the message (the wizard hides passwords in it).",
-)
-
 # A server's own words (not a client's "error:"), to notice one that no rule explains.
 _SERVER_SAID = re.compile(r"\b(?:FATAL|ERROR|PANIC):\s+\S")
 _EXCEPTION_NAME = re.compile(r"^\s*(?:\w+\.)*(\w+(?:Error|error|Exception|Timeout)):", re.MULTILINE)
@@ -99,21 +98,35 @@ _NO_HBA_PLAIN = re.compile(
     re.IGNORECASE,
 )
 # How much an answer weighs beside the answers of other attempts (lower wins): the server's
-# answer; the refusal of an unencrypted attempt and the rest of an aborted transaction (echoes
-# of another attempt's or statement's failure); a lost connection or one address's network
-# failure; and last "no route" (usually an IPv6 address on a network without IPv6).
+# answer; pg_hba.conf's refusal of an encrypted attempt (libpq with sslmode=prefer tries TLS
+# first: where the server has lines only for unencrypted connections, the attempt that got
+# past pg_hba.conf says what is wrong); the refusal of an unencrypted attempt and the rest of
+# an aborted transaction (echoes of another attempt's or statement's failure); a lost
+# connection or one address's network failure; and last "no route" (usually an IPv6 address
+# on a network without IPv6).
+_REFUSED_BY_HBA = frozenset({"no-pg-hba"})
 _ECHO = frozenset({"ssl-required", "transaction-aborted"})
 _NETWORK = frozenset({"connection-dropped", "host-not-found", "connection-refused", "timeout"})
 _NO_ROUTE = frozenset({"network-unreachable", "ipv6-unusable"})
 # A network failure of another service than PostgreSQL (a web API, Redis, MySQL ...), pasted with
 # the application's other errors: the doctor's network answers assume a database server, so
 # such a text is not one of them unless it shows a sign of PostgreSQL as well.
+# Ports of other services: Redis, MySQL, MongoDB, AMQP, Elasticsearch, memcached, the web; and
+# (after a colon only: an address's last number is no port) web apps' development servers, SSH,
+# mail, SQL Server, Oracle, Kafka.
+_OTHER_PORTS = "6379|3306|27017|5672|9200|11211|443|80"
+_MORE_PORTS = "8080|8000|8443|8888|3000|3001|4000|4200|5000|5173|9000|22|25|465|587|1433|1521|9092"
 _OTHER_SERVICE = re.compile(
     r"\b(?:https?|wss?|redis|rediss|mysql|mongodb(?:\+srv)?|amqps?)://|\bHTTPS?ConnectionPool\(|\[ioredis\]"
     r"|\bRedis\b|\bMongo\w*Error\b|\bFetchError\b|\bAxiosError\b"
-    r"|(?:[\w-]|\])[:.](?:6379|3306|27017|5672|9200|11211|443|80)\b(?![.:]\d)"
-    r"|\bport\W{1,3}(?:6379|3306|27017|5672|9200|11211|443|80)\b",
-    re.IGNORECASE,
+    r"|\bMySQL\b|\bMariaDB\b|\bpymysql\b|\bmysqli\b|\bsqlite3?\b|\bORA-\d{5}\b|\bTNS:|\bSQL Server\b|\bmssql\b"
+    r"|\bpyodbc\b|\bElasticsearch\b|\bRabbitMQ\b|\bKafka\b|\bmemcached?\b"
+    # other tools' own failures: curl, ssh, npm, a browser driver, a task queue, a web API's host
+    r"|^curl: \(\d+\)|^ssh: |\bnpm ERR!|\bNavigation timeout\b|\bpuppeteer\b|\bplaywright\b|\bcelery\b"
+    r"|\bapi\.[\w-]+\.[a-z]{2,}\b"
+    rf"|(?:[\w-]|\])[:.](?:{_OTHER_PORTS})\b(?![.:]\d)|(?:[\w-]|\]):(?:{_MORE_PORTS})\b(?![.:]\d)"
+    rf"|\bport\W{{1,3}}(?:{_OTHER_PORTS}|{_MORE_PORTS})\b",
+    re.IGNORECASE | re.MULTILINE,
 )
 _POSTGRES_SIGN = re.compile(
     r"postgres|\bpsql\b|\bpg_\w|libpq|\bpg\b|node_modules/pg|pg-(?:protocol|pool)|pgbouncer|\bneon|prisma|sequelize"
@@ -121,75 +134,6 @@ _POSTGRES_SIGN = re.compile(
     r"|\bport \d+ failed|connection to server|database server|sslmode|SQLSTATE",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """Another answer that fits the message: "probably X; if not, this"."""
-
-    id: str
-    title: str
-    cause: str
-    fix: tuple[str, ...]
-    action: str | None = None
-    doc: str | None = None
-
-    @classmethod
-    def of(cls, rule: Rule) -> Alternative:
-        return cls(rule.id, rule.title, rule.cause, rule.fix, rule.action, rule.doc)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "cause": self.cause, "fix": list(self.fix)}
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """The answer: for "high", the one cause and fix; for "medium", the most likely one (id,
-    title, cause, fix, action) with the others in `alternatives`; for "low", the unknown
-    error's checklist (with, in `alternatives`, what it might be)."""
-
-    matched: bool  # one confident answer (confidence "high", no alternatives)
-    id: str | None
-    title: str
-    cause: str
-    fix: tuple[str, ...]
-    action: str | None = None
-    doc: str | None = None
-    sqlstate: str | None = None
-    raw: str = ""  # the message as given, passwords redacted
-    confidence: str = "high"
-    alternatives: tuple[Alternative, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.confidence not in CONFIDENCES:
-            raise ValueError(f"confidence must be one of {CONFIDENCES}, not {self.confidence!r}")
-
-    @property
-    def recognized(self) -> bool:
-        """There is an answer to show (certain or probable), not the unknown checklist."""
-        return self.confidence != "low"
-
-    @property
-    def headline(self) -> str:
-        """A phrase: "the server refused ...", or "probably X; if not, Y" for a medium answer."""
-        if self.confidence != "medium":
-            return self.title
-        return "probably " + "".join([self.title, *(f"; if not, {alt.title}" for alt in self.alternatives)])
-
-    @property
-    def action_label(self) -> str | None:
-        return ACTIONS.get(self.action) if self.action else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "matched": self.matched,
-            "id": self.id,
-            "title": self.title,
-            "cause": self.cause,
-            "fix": list(self.fix),
-            "confidence": self.confidence,
-            "alternatives": [alt.to_json() for alt in self.alternatives],
-        }
 
 
 def from_rule(rule_id: str, raw: str = "") -> Diagnosis:
@@ -223,7 +167,7 @@ def diagnose(
         rule = next((rule for rule in rules if names & set(rule.exception_classes)), None)
         found = [_Hit(rule, "", by_code=False)] if rule else []
     if not found:
-        return _unknown(raw, code)
+        return unknown(raw, code)
     # A code shown apart from its message ("Database error code: 42P07", then the message): the
     # piece with the code alone gets the code's general rule; the message's own words refine it.
     refined = {state for hit in found if not hit.general for state in hit.rule.sqlstates}
@@ -242,6 +186,11 @@ class _Hit:
     code: str | None = None
     general: bool = False  # only the general rule of its SQLSTATE: its own words were not recognized
 
+    @property
+    def unsure(self) -> bool:
+        """Its words fit the rule's alternatives as well."""
+        return self.rule.unsure(split_message(self.text)[0])
+
 
 def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
     """One message: by its SQLSTATE, then its message lines, its DETAIL/HINT lines, and last
@@ -251,6 +200,10 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
     by_code = found is not None
     for part in (primary, details):
         found = found or next((rule for rule in rules if rule.matches(part)), None)
+    if found is not None and details:
+        # A DETAIL line that names the cause more precisely (the server's log says 'Role "x"
+        # does not exist.' under "password authentication failed"): the finer rule.
+        found = next((rule for rule in rules if found.id in rule.refines and rule.matches(details)), found)
     if found is None and not code:
         # Weighed as its English (a translated "no pg_hba.conf entry ..., no encryption" too).
         found, text = _by_translation(primary, rules) or (None, text)
@@ -259,8 +212,10 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
 
 def _rank(hit: _Hit) -> int:
     if _NO_HBA_PLAIN.search(hit.text) or hit.rule.id in _ECHO:
+        return 2
+    if hit.rule.id in _REFUSED_BY_HBA:
         return 1
-    return 3 if hit.rule.id in _NO_ROUTE else 2 if hit.rule.id in _NETWORK else 0
+    return 4 if hit.rule.id in _NO_ROUTE else 3 if hit.rule.id in _NETWORK else 0
 
 
 def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: str | None, raw: str) -> Diagnosis:
@@ -271,6 +226,10 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
     answers = sorted({hit.rule.id: hit.rule for hit in kept}.values(), key=lambda rule: order.get(rule.id, len(order)))
     first, others = answers[0], answers[1:]
     sure = [hit for hit in kept if hit.rule is first]
+    if all(hit.unsure for hit in sure):
+        # Words that other rules fit as well ("in recovery mode": starting, after a crash).
+        listed = {rule.id for rule in others}
+        others += [rule for rule in rules if rule.id in first.alternatives and rule.id not in listed]
     confidence = "high" if any(hit.by_code for hit in sure) else first.confidence
     if first.id == "ssl-required" and all(_NO_HBA_PLAIN.search(hit.text) for hit in sure) and not others:
         # Refused unencrypted, and no attempt shows more: the server may want TLS, or may not
@@ -278,13 +237,13 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
         others = [rule for rule in rules if rule.id == "no-pg-hba"]
     if others:
         confidence = "medium" if confidence == "high" else confidence
-    if best >= 2 and (unexplained or (_OTHER_SERVICE.search(raw) and not _POSTGRES_SIGN.search(raw))):
+    if best >= 3 and (unexplained or (_OTHER_SERVICE.search(raw) and not _POSTGRES_SIGN.search(raw))):
         # A server said something no rule knows, or the failure is another service's (a web API,
         # Redis): the network failure is not the answer.
         confidence = "low"
     alternatives = tuple(Alternative.of(rule) for rule in others)
     if confidence == "low":
-        return replace(_unknown(raw, code), alternatives=(Alternative.of(first), *alternatives))
+        return replace(unknown(raw, code), alternatives=(Alternative.of(first), *alternatives))
     return Diagnosis(
         confidence == "high" and not others,
         first.id,
@@ -337,7 +296,8 @@ def explain(error: BaseException) -> Diagnosis:
 
 def _by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | None:
     """A message a server sent in another language (it comes without a SQLSTATE): the rule its
-    English text reaches, or else the one its translation is listed for; and that English."""
+    English text reaches (in its context first: pg_restore's "could not execute query:" before
+    it), or else the one its translation is listed for; and that English."""
     if not text:
         return None
     lowered = text.lower()
@@ -352,7 +312,11 @@ def _by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | No
         # (names decide: the migration's own objects or any other, a URL where a keyword
         # belongs, an IPv6 address read as a port); the listed rule is the general answer.
         english = translated.english(match)
-        return next((rule for rule in rules if rule.matches(english)), listed), english
+        for reading in (text[: match.start()] + english + text[match.end() :], english):
+            found = next((rule for rule in rules if rule.matches(reading)), None)
+            if found is not None:
+                return found, reading
+        return listed, english
     return None
 
 
@@ -375,18 +339,6 @@ def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> 
     if general:
         return general[0], True
     return next((rule for rule in candidates if not rule.names and any(r.names for r in candidates)), None), True
-
-
-def _unknown(raw: str, code: str | None) -> Diagnosis:
-    lines = [line.strip() for line in raw.splitlines() if line.strip()]
-    if lines:
-        said = lines[0] if len(lines[0]) <= 240 else lines[0][:237] + "..."
-        cause = f"The wizard does not recognize this error, so it does not guess at a cause. The message says: {said}"
-    else:
-        cause = "No error text was given, so there is nothing to recognize."
-    return Diagnosis(
-        False, None, UNKNOWN_TITLE, cause, GENERAL_CHECKLIST, sqlstate=code or None, raw=raw, confidence="low"
-    )
 
 
 def _message_lines(pieces: list[str]) -> list[str]:

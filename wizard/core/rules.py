@@ -47,9 +47,20 @@ class Rule:
     # Object names that make this the rule, whatever the language: a message in a words its
     # patterns cannot read (translated, or with only a SQLSTATE) takes it when it quotes one.
     names: tuple[re.Pattern[str], ...] = ()
+    # Rules whose answer this one sharpens when its patterns match their message's DETAIL lines
+    # (the server's log adds 'Role "x" does not exist.' under "password authentication failed").
+    refines: tuple[str, ...] = ()
+    # Words that reach this rule but fit other rules as well (`alternatives`): a message with
+    # them is answered "probably this; if not, those".
+    uncertain: tuple[re.Pattern[str], ...] = ()
+    alternatives: tuple[str, ...] = ()
 
     def matches(self, text: str) -> bool:
         return bool(text) and any(p.search(text) for p in self.patterns)
+
+    def unsure(self, text: str) -> bool:
+        """Whether the text holds words this rule reaches but others fit as well."""
+        return bool(text) and any(p.search(text) for p in self.uncertain)
 
     def names_fit(self, text: str) -> bool | None:
         """Whether a name the text quotes is one of `names`; None when it quotes none (or the
@@ -76,6 +87,9 @@ def _rule(item: dict[str, Any]) -> Rule:
             doc=item.get("doc"),
             confidence=str(item.get("confidence", "high")),
             names=tuple(re.compile(n, re.IGNORECASE) for n in item.get("names", ())),
+            refines=tuple(item.get("refines", ())),
+            uncertain=tuple(re.compile(p, re.IGNORECASE) for p in item.get("uncertain", ())),
+            alternatives=tuple(item.get("alternatives", ())),
         )
     except (KeyError, re.error) as exc:
         raise ValueError(f"doctor rule {rule_id}: {exc}") from None
@@ -86,6 +100,7 @@ def _rule(item: dict[str, Any]) -> Rule:
         "bad SQLSTATE" if any(not _SQLSTATE.match(code) for code in rule.sqlstates) else "",
         "needs_text without patterns" if rule.needs_text and not rule.patterns else "",
         f"confidence must be one of {CONFIDENCES}" if rule.confidence not in CONFIDENCES else "",
+        "uncertain without alternatives, or the reverse" if bool(rule.uncertain) != bool(rule.alternatives) else "",
     ]
     if any(problems):
         raise ValueError(f"doctor rule {rule_id}: " + ", ".join(p for p in problems if p))
@@ -102,6 +117,10 @@ def load_rules(path: Path = RULES_FILE) -> tuple[Rule, ...]:
         if rule.id in seen:
             raise ValueError(f"doctor rule {rule.id} is listed twice")
         seen.add(rule.id)
+    for rule in rules:
+        unknown = sorted((set(rule.refines) | set(rule.alternatives)) - seen)
+        if unknown:
+            raise ValueError(f"doctor rule {rule.id} names an unknown rule: {unknown}")
     return rules
 
 

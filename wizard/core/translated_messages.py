@@ -4,7 +4,8 @@ with a group per name, the rule its English reaches, and a way back to the Engli
 A server whose lc_messages is not English sends its messages translated, libpq and the C
 library translate theirs, and a message pasted from a log often comes without its SQLSTATE:
 then only the words tell what it is. The file is rendered by tools/server_translations.py
-from the message catalogs of PostgreSQL 14 to 18 (and glibc) pinned in tools/catalogs/.
+from the message catalogs of PostgreSQL 14 to 18 (the server's, libpq's and pg_dump's) and
+glibc's, pinned in tools/catalogs/.
 """
 
 from __future__ import annotations

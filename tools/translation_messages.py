@@ -1,0 +1,379 @@
+"""The messages whose translations the doctor reads (tools/server_translations.py writes them
+into wizard/core/doctor_translations.toml), by the catalog domain they come from, the ones left
+out on review and why, and the msgids pinned per domain (EXTRACT)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Message(NamedTuple):
+    """A msgid whose translations the doctor recognizes, from one catalog domain: "postgres" (the
+    server's messages), "libpq" (the client library's own), "pg_dump" (pg_dump's and
+    pg_restore's own) or "libc" (glibc's strerror and gai_strerror texts, which libpq puts
+    after its own words)."""
+
+    domain: str
+    msgid: str  # without a trailing newline: libpq 14 and 15 end theirs with one, 16 not
+    last: str | None = None  # a msgid whose translation fills the last argument
+    rule: str | None = None  # only where the English text does not tell (see rule_of)
+
+
+def _in(domain: str, *msgids: str) -> tuple[Message, ...]:
+    return tuple(Message(domain, msgid) for msgid in msgids)
+
+
+_NO_ENTRY = 'no pg_hba.conf entry for host "%s", user "%s", database "%s", %s'
+_NO_ENTRY_REPLICATION = 'no pg_hba.conf entry for replication connection from host "%s", user "%s", %s'
+_REJECTS = 'pg_hba.conf rejects connection for host "%s", user "%s", database "%s", %s'
+_REJECTS_REPLICATION = 'pg_hba.conf rejects replication connection for host "%s", user "%s", %s'
+
+# The msgids the doctor knows in every language, reviewed from what `--survey` lists: each is
+# read as the rule the doctor gives its English text (rule_of), so a translation says what the
+# English says. Left out are what LEFT_OUT names, and the messages no rule explains.
+#
+# The server's connection-time messages (psycopg gives them without a SQLSTATE). Left out:
+# the authentication failures that are not about a password ("certificate", "trust", OAuth
+# bearer, "host rejected", "invalid authentication method") and 'database "%s" is not
+# currently accepting connections', which no rule explains.
+SERVER_LOGIN: tuple[Message, ...] = (
+    Message("postgres", _NO_ENTRY, "no encryption"),
+    Message("postgres", _NO_ENTRY_REPLICATION, "no encryption"),
+    Message("postgres", _REJECTS, "no encryption"),
+    Message("postgres", _REJECTS_REPLICATION, "no encryption"),
+    Message("postgres", _NO_ENTRY),
+    Message("postgres", _NO_ENTRY_REPLICATION),
+    Message("postgres", _REJECTS),
+    Message("postgres", _REJECTS_REPLICATION),
+    # a server built without SSL says the same without the encryption
+    *_in("postgres", _NO_ENTRY.removesuffix(", %s"), _NO_ENTRY_REPLICATION.removesuffix(", %s"),
+         _REJECTS.removesuffix(", %s"), _REJECTS_REPLICATION.removesuffix(", %s")),
+    *_in("postgres",
+         'Peer authentication failed for user "%s"', 'Ident authentication failed for user "%s"',
+         'password authentication failed for user "%s"', 'LDAP authentication failed for user "%s"',
+         'RADIUS authentication failed for user "%s"', 'PAM authentication failed for user "%s"',
+         'BSD authentication failed for user "%s"', 'GSSAPI authentication failed for user "%s"',
+         'SSPI authentication failed for user "%s"',
+         'role "%s" does not exist', 'role "%s" is not permitted to log in',
+         'permission denied for database "%s"',
+         'too many connections for role "%s"', 'too many connections for database "%s"',
+         "sorry, too many clients already",
+         # 14 and 15; 16 replaced it with the next two
+         "remaining connection slots are reserved for non-replication superuser connections",
+         "remaining connection slots are reserved for roles with the %s attribute",
+         'remaining connection slots are reserved for roles with privileges of the "%s" role',
+         "the database system is starting up", "the database system is shutting down",
+         "the database system is not yet accepting connections", "the database system is not accepting connections",
+         "the database system is in recovery mode",
+         "terminating connection due to administrator command",
+         "terminating connection because of crash of another server process",
+         "terminating connection due to unexpected postmaster exit",
+         "terminating connection due to idle-in-transaction timeout",
+         "terminating connection due to idle-session timeout",
+         # the URL's options= part (or PGOPTIONS) that the server cannot read
+         "invalid command-line argument for server process: %s"),
+)  # fmt: skip
+
+# The server's log after a crash, which users paste (with its timestamps) when their
+# connections were cut: the postmaster's own lines, not what a client is told.
+SERVER_LOG: tuple[Message, ...] = _in(
+    "postgres",
+    "%s (PID %d) was terminated by signal %d: %s", "%s (PID %d) was terminated by signal %d",
+    "terminating any other active server processes",
+    "all server processes terminated; reinitializing", "database system was interrupted; last known up at %s",
+    "database system was interrupted while in recovery at %s",
+    "database system was not properly shut down; automatic recovery in progress",
+)  # fmt: skip
+
+# glibc's words for a failed connect() or name lookup, which libpq (and psql) print after
+# "connection to server at ... failed:" in the user's language. Not "No such file or
+# directory" or "No space left on device": on their own they say nothing about a connection.
+LIBC: tuple[Message, ...] = _in(
+    "libc",
+    "Connection refused", "Network is unreachable", "No route to host", "Connection timed out",
+    "Connection reset by peer", "Broken pipe",
+    "Name or service not known", "Temporary failure in name resolution", "No address associated with hostname",
+    "Servname not supported for ai_socktype", "Cannot assign requested address",
+)  # fmt: skip
+
+# libpq's own messages (the client side: the URL, TLS, the connection).
+LIBPQ: tuple[Message, ...] = _in(
+    "libpq",
+    "timeout expired",
+    "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\t"
+    "before or while processing the request.",
+    "SSL SYSCALL error: %s", "SSL SYSCALL error: EOF detected", "SSL connection has been closed unexpectedly",
+    "could not receive data from server: %s", "could not send data to server: %s",
+    "server does not support SSL, but SSL was required",
+    'sslmode value "%s" invalid when SSL support is not compiled in',
+    '%s value "%s" invalid when SSL support is not compiled in',
+    "SSL error: certificate verify failed: %s",
+    'could not read root certificate file "%s": %s',
+    'root certificate file "%s" does not exist\nEither provide the file or change sslmode to disable server '
+    "certificate verification.",
+    'root certificate file "%s" does not exist\nEither provide the file, use the system\'s trusted roots with '
+    "sslrootcert=system, or change sslmode to disable server certificate verification.",
+    'server certificate for "%s" does not match host name "%s"',
+    'server certificate for "%s" (and %d other name) does not match host name "%s"',
+    'weak sslmode "%s" may not be used with sslrootcert=system (use "verify-full")',
+    "channel binding is required, but client does not support it",
+    "channel binding is required, but server did not offer an authentication method that supports channel binding",
+    "channel binding required but not supported by server's authentication request",
+    "channel binding required, but SSL not in use",
+    "channel binding required, but server authenticated client without channel binding",
+    'authentication method requirement "%s" failed: %s',
+    'authentication method requirement "%s" failed: server requested %s authentication',
+    "received invalid response to SSL negotiation: %c", "received invalid response to GSSAPI negotiation: %c",
+    "expected authentication request from server, but received %c",
+    'invalid sslmode value: "%s"', 'invalid port number: "%s"',
+    'invalid percent-encoded token: "%s"', 'forbidden value %%00 in percent-encoded value: "%s"',
+    'unexpected spaces found in "%s", use percent-encoded spaces (%%20) instead',
+    'invalid connection option "%s"', 'invalid URI query parameter: "%s"',
+    'invalid integer value "%s" for connection option "%s"',
+    "unterminated quoted string in connection info string",
+    'IPv6 host address may not be empty in URI: "%s"',
+    'end of string reached when looking for matching "]" in IPv6 host address in URI: "%s"',
+    'extra key/value separator "=" in URI query parameter: "%s"',
+    'missing key/value separator "=" in URI query parameter: "%s"',
+    'unexpected character "%c" at position %d in URI (expected ":" or "/"): "%s"',
+    'invalid channel_binding value: "%s"', 'invalid gssencmode value: "%s"',
+    'invalid ssl_min_protocol_version value: "%s"', 'invalid ssl_max_protocol_version value: "%s"',
+    'invalid target_session_attrs value: "%s"',
+    "out of memory",
+)  # fmt: skip
+
+# pg_dump's and pg_restore's own messages (its catalog serves both): a version they refuse, an
+# archive they cannot read, an output file or folder they cannot open, a lock or a table they
+# cannot get. From 16 on, many say %s (and end with a newline) where 14 and 15 say %m. Not
+# "could not write to output file: %m" nor "server version: %s; %s version: %s" (see LEFT_OUT).
+PG_DUMP: tuple[Message, ...] = _in(
+    "pg_dump",
+    "aborting because of server version mismatch", "unsupported version (%d.%d) in file header",
+    "input file does not appear to be a valid archive", "input file does not appear to be a valid archive (too short?)",
+    'directory "%s" does not appear to be a valid archive ("toc.dat" does not exist)',
+    "input file is too short (read %lu, expected 5)", "did not find magic string in file header",
+    "input file appears to be a text format dump. Please use psql.",
+    "could not read from input file: end of file", "could not read from input file: %m",
+    "could not read from input file: %s", "could not read input file: %m", "could not read input file: %s",
+    "unexpected end of file",
+    "could not find block ID %d in archive -- possibly corrupt archive",
+    "corrupt tar header found in %s (expected %d, computed %d) file position %llu",
+    "corrupt tar header found in %s (expected %d, computed %d) file position %s",
+    'could not find header for file "%s" in tar archive', "entry ID %d out of range -- perhaps a corrupt TOC",
+    "found unexpected block ID (%d) when reading data -- expected %d",
+    "unrecognized data block type (%d) while searching archive",
+    "unrecognized data block type %d while restoring archive", "could not uncompress data: %s",
+    'could not open output file "%s": %m', 'could not open output file "%s": %s', "could not open output file: %m",
+    "could not open output file: %s", 'could not create directory "%s": %m', 'could not create directory "%s": %s',
+    'could not obtain lock on relation "%s"\nThis usually means that someone requested an ACCESS EXCLUSIVE lock on '
+    "the table after the pg_dump parent process had gotten the initial ACCESS SHARE lock on the table.",
+    "no matching tables were found", 'no matching tables were found for pattern "%s"',
+    "no matching schemas were found", 'no matching schemas were found for pattern "%s"',
+)  # fmt: skip
+
+# What the doctor tells apart in English by the name in it (a URL where a database name or a
+# keyword belongs, an '@' in a host name, one of the wizard's own tables), which a translated
+# pattern does not see: read as the general rule, given by hand; for an object that already
+# exists, the rule its SQLSTATE gives a text it does not recognize (so that the same
+# translated message reads the same with its code and without).
+GENERAL: tuple[Message, ...] = (
+    Message("postgres", 'database "%s" does not exist', rule="database-missing"),
+    Message("libpq", 'could not translate host name "%s" to address: %s', rule="host-not-found"),
+    Message("libpq", 'missing "=" after "%s" in connection info string', rule="malformed-url"),
+    Message("postgres", 'relation "%s" already exists', rule="already-exists"),
+    Message("postgres", 'column "%s" of relation "%s" already exists', rule="already-exists"),
+    Message("postgres", 'relation "%s" already exists in schema "%s"', rule="already-exists"),
+)
+
+# The server's ERROR messages, pasted without their SQLSTATE (the code decides when there is one).
+SERVER_ERRORS: tuple[Message, ...] = _in(
+    "postgres",
+    "canceling statement due to lock timeout", 'could not obtain lock on relation "%s"',
+    'could not obtain lock on relation "%s.%s"', 'could not obtain lock on row in relation "%s"',
+    "deadlock detected",
+    "could not serialize access due to concurrent update", "could not serialize access due to concurrent delete",
+    "could not serialize access due to read/write dependencies among transactions",
+    "canceling statement due to statement timeout", "canceling statement due to user request",
+    "canceling statement due to conflict with recovery",
+    "cannot execute %s in a read-only transaction", "cannot execute %s during recovery",
+    "cannot set transaction read-write mode inside a read-only transaction",
+    "%s cannot run inside a transaction block",
+    "current transaction is aborted, commands ignored until end of transaction block",
+    'duplicate key value violates unique constraint "%s"', 'could not create unique index "%s"',
+    'insert or update on table "%s" violates foreign key constraint "%s"',
+    'update or delete on table "%s" violates foreign key constraint "%s" on table "%s"',
+    'removing partition "%s" violates foreign key constraint "%s"',
+    'null value in column "%s" of relation "%s" violates not-null constraint',
+    'null value in column "%s" violates not-null constraint',
+    'column "%s" of relation "%s" contains null values', 'column "%s" of table "%s" contains null values',
+    'column "%s" contains null values',
+    'invalid input syntax for type %s: "%s"', "invalid input syntax for type %s",
+    'invalid input value for enum %s: "%s"', 'date/time field value out of range: "%s"',
+    *(f'invalid input syntax for type {name}: "%s"' for name in (
+        "boolean", "box", "circle", "double precision", "line", "lseg", "macaddr", "money", "numeric", "oid",
+        "path", "point", "polygon", "real", "tid")),
+    "invalid input syntax for type bytea", "invalid input syntax for type json",
+    "value too long for type character varying(%d)", "value too long for type character(%d)",
+    "numeric field overflow", "integer out of range", "bigint out of range", "smallint out of range",
+    'value "%s" is out of range for type %s', 'value "%s" is out of range for type integer',
+    'value "%s" is out of range for type bigint', 'value "%s" is out of range for type smallint',
+    'value "%s" is out of range for type oid',
+    '"%s" is out of range for type double precision', '"%s" is out of range for type real',
+    'must be member of role "%s"', 'must be able to SET ROLE "%s"',
+    'permission denied to create extension "%s"', "permission denied to create database",
+    'extension "%s" is not available', 'could not open extension control file "%s": %m',
+    'extension "%s" has no installation script nor update path for version "%s"',
+    *(f"must be owner of {kind} %s" for kind in (
+        "table", "relation", "index", "sequence", "view", "materialized view", "foreign table", "schema",
+        "database", "extension", "function", "procedure", "routine", "aggregate", "type", "domain", "collation",
+        "conversion", "language", "large object", "operator", "operator class", "operator family", "publication",
+        "subscription", "event trigger", "foreign server", "foreign-data wrapper", "statistics",
+        "statistics object", "tablespace", "text search configuration", "text search dictionary")),
+    "must be owner of type %s or type %s", "must be owner of large object %u",
+    *(f"permission denied for {kind} %s" for kind in (
+        "table", "relation", "index", "sequence", "view", "materialized view", "foreign table", "schema",
+        "database", "column", "extension", "function", "procedure", "routine", "aggregate", "type", "domain",
+        "collation", "conversion", "language", "large object", "operator", "operator class", "operator family",
+        "parameter", "policy", "publication", "subscription", "event trigger", "foreign server",
+        "foreign-data wrapper", "statistics", "statistics object", "tablespace", "text search configuration",
+        "text search dictionary")),
+    'permission denied for column "%s" of relation "%s"', "permission denied for large object %u",
+    'permission denied to create "%s.%s"', 'permission denied to create temporary tables in database "%s"',
+    "permission denied to create role", 'permission denied to set role "%s"', 'permission denied to set parameter "%s"',
+    "permission denied to COPY from a file", "permission denied to COPY to a file",
+    "permission denied to COPY to or from an external program",
+    "cannot drop %s because other objects depend on it",
+    'role "%s" cannot be dropped because some objects depend on it',
+    *(f'{kind} "%s" already exists' for kind in (
+        "type", "schema", "database", "role", "extension", "event trigger", "check constraint", "access method",
+        "collation", "conversion", "foreign-data wrapper", "language", "publication", "server", "statistics object",
+        "subscription")),
+    *(f'{kind} "%s" already exists in schema "%s"' for kind in (
+        "collation", "conversion", "statistics object", "text search configuration", "text search dictionary",
+        "text search parser", "text search template")),
+    'collation "%s" for encoding "%s" already exists', 'collation "%s" for encoding "%s" already exists in schema "%s"',
+    "default conversion for %s to %s already exists", "operator %s already exists",
+    'operator class "%s" for access method "%s" already exists',
+    'operator class "%s" for access method "%s" already exists in schema "%s"',
+    'operator family "%s" for access method "%s" already exists',
+    'operator family "%s" for access method "%s" already exists in schema "%s"',
+    'user mapping "%s" already exists for server %s', 'user mapping for "%s" already exists for server "%s"',
+    'user mapping for "%s" already exists for server %s',
+    'type "%s" already exists in schema "%s"', 'constraint "%s" for relation "%s" already exists',
+    'constraint "%s" for domain "%s" already exists', 'constraint "%s" for domain %s already exists',
+    'trigger "%s" for relation "%s" already exists', 'rule "%s" for relation "%s" already exists',
+    'function "%s" already exists with same argument types', 'function %s already exists in schema "%s"',
+    "cast from type %s to type %s already exists",
+    'prepared statement "%s" already exists', 'prepared statement "%s" does not exist',
+    'relation "%s" does not exist', 'relation "%s.%s" does not exist', 'column "%s" does not exist',
+    'column "%s" of relation "%s" does not exist', 'schema "%s" does not exist',
+    'could not extend file "%s": %m', 'could not extend file "%s" with FileFallocate(): %m',
+    'could not extend file "%s": wrote only %d of %d bytes at block %u',
+    "out of memory", "out of shared memory", "out of shared memory (%zu bytes requested)",
+)  # fmt: skip
+
+# libpq's hint after a failed connect(): on its own (the system's words for the failure in a
+# language glibc does not speak, or from Windows) it means nothing answered at that address.
+# Listed last, so that glibc's words, where known ("No route to host"), decide first.
+FALLBACKS: tuple[Message, ...] = (
+    Message("libpq", "\tIs the server running on that host and accepting TCP/IP connections?",
+            rule="connection-refused"),
+    Message("libpq", "\tIs the server running locally and accepting connections on that socket?",
+            rule="connection-refused"),
+)  # fmt: skip
+
+MESSAGES: tuple[Message, ...] = SERVER_LOGIN + SERVER_LOG + LIBC + LIBPQ + PG_DUMP + SERVER_ERRORS + GENERAL + FALLBACKS
+
+# Messages whose English the doctor reads as a rule, left out of MESSAGES on review (what
+# --survey does not list again): (a pattern over the msgid, why).
+LEFT_OUT: tuple[tuple[str, str, str], ...] = (
+    ("", r", skipping", "a NOTICE or WARNING: the statement went on"),
+    ("", r"^[A-Z].*\.$", "a DETAIL or HINT, which follows the message the doctor reads"),
+    ("postgres", r"^unexpected EOF|could not create directory|^invalid (cidr|ldapscheme) value"
+     r"|invalid connection string syntax|^could not translate host name|hostssl|^SSL is not supported by this build"
+     r"|consistent recovery state|database system was (shut down|interrupted while in recovery at log)",
+     "the server's configuration or the log of a normal start, not what a client is told"),
+    ("postgres", r'^("trust"|Kerberos 5|OAuth bearer|certificate) authentication failed'
+     r'|authentication failed for user "%s": (host rejected|invalid authentication method)',
+     "an authentication failure that is not about a password"),
+    ("postgres", r"^canceling the wait for synchronous replication", "a WARNING: the commit happened"),
+    ("", r"jsonpath|tape|tinterval|decode a record|error description|Cannot enlarge string|extensible node type"
+     r"|A not-null constraint|Failed on request|out of memory (allocating|for query result)",
+     "internal or too rare to be pasted"),
+    ("libpq", r"^invalid LDAP URL", "an LDAP service lookup, not the database URL"),
+    ("libpq", r'^invalid %s value: "%s"$',
+     "translated as little more than 'invalid value %s: %s', it matches the server's 'invalid ... value' messages"),
+    ("postgres", r"must be called in a read-only transaction|non-read-only serializable",
+     "the English words match a rule that means something else"),
+    ("postgres", r"^(template database|configuration column|tsvector column|default value for column"
+     r"|logical replication|policy|constraint \"%s\" of relation|rule \"%s\" for relation \"%s\" does not"
+     r"|trigger \"%s\" for relation|column (number )?%d of relation)",
+     "not the object the rule is about"),
+    ("postgres", r"^permission denied to (?!create extension|create database|create role|create temporary"
+     r"|create \"|set role|set parameter|COPY)", "a superuser's or a role administrator's operation"),
+    ("postgres", r"already exists in operator family|transform for type|SASL authentication is not supported"
+     r"|^tablespace \"%s\" cannot be dropped", "too rare to be pasted"),
+    ("pg_dump", r"^could not write to output file|^server version: %s; %s version: %s|^out of memory",
+     "a full disk and a read-only folder differ only in the system's words; the versions' line says nothing without "
+     "its numbers (the 'aborting because of server version mismatch' that follows it does); pg_dump's own memory, "
+     "not the server's"),
+    ("libc", r"^(?!Connection|Network|No route|Name or service|Temporary failure in name|No address associated"
+     r"|Servname|Broken pipe|Cannot assign requested)",
+     "glibc's words for what is not a failed connection, or that alone do not say whose (out of memory, disk full)"),
+)  # fmt: skip
+
+# What the server fills a pg_hba message's last %s with: the encryption of the connection.
+ENCRYPTION_STATES = ("no encryption", "SSL encryption", "GSS encryption")
+
+# Server messages that the doctor recognizes by their SQLSTATE, translated in every pinned
+# build by tests/core/doctor_mutations.py (its SERVER_MESSAGES, which must list the same
+# msgids) for the corpus test: no translation may be misread without its SQLSTATE. Pinned
+# here so that test never reads the catalogs of whatever PostgreSQL is installed.
+CORPUS_MESSAGES: tuple[str, ...] = (
+    'password authentication failed for user "%s"',
+    'database "%s" does not exist',
+    'relation "%s" does not exist',
+    'column "%s" of relation "%s" already exists',
+    "permission denied for table %s",
+    "cannot execute %s in a read-only transaction",
+    "canceling statement due to lock timeout",
+    "deadlock detected",
+    'duplicate key value violates unique constraint "%s"',
+    'insert or update on table "%s" violates foreign key constraint "%s"',
+    'invalid input syntax for type %s: "%s"',
+    "numeric field overflow",
+    "current transaction is aborted, commands ignored until end of transaction block",
+    "%s cannot run inside a transaction block",
+    "sorry, too many clients already",
+    "terminating connection due to administrator command",
+    "the database system is starting up",
+    "canceling statement due to user request",
+    "out of memory",
+)
+
+
+# libpq's words before the system's in a failed connection, pinned for the tests to build whole
+# messages with (the TOML does not use them: on their own they say nothing about the cause).
+CONNECTION_PREFIXES: tuple[str, ...] = (
+    'connection to server at "%s" (%s), port %s failed: ',
+    'connection to server at "%s", port %s failed: ',
+    'connection to server on socket "%s" failed: ',
+)
+
+
+def variants(message: Message) -> tuple[str, ...]:
+    """The msgids a message has in the catalogs: libpq 14 and 15 end theirs with a newline
+    (and a few of the server's have a twin that does)."""
+    return (message.msgid, message.msgid + "\n")
+
+
+# The msgids pinned, per domain.
+EXTRACT: dict[str, tuple[str, ...]] = {
+    domain: tuple(dict.fromkeys(
+        [msgid for message in MESSAGES if message.domain == domain for msgid in variants(message)]
+        + [message.last for message in MESSAGES if message.domain == domain and message.last]
+        + (list(ENCRYPTION_STATES) + list(CORPUS_MESSAGES) if domain == "postgres" else [])
+        + (list(CONNECTION_PREFIXES) if domain == "libpq" else [])
+    ))
+    for domain in ("postgres", "libpq", "pg_dump", "libc")
+}  # fmt: skip
