@@ -299,3 +299,25 @@ async def test_the_troubleshooting_panel_never_echoes_a_pasted_password() -> Non
         answer = str(app.screen.query_one("#answer", Static).render())
         assert "c0rr" not in answer and "horse" not in answer, answer
         assert "db.example.com" in answer  # the rest of the message is still there
+
+
+def test_another_sessions_query_that_sets_a_password_is_shown_without_it(db: TestDatabase) -> None:
+    """A lock holder's query is another session's SQL: the wizard shows it (to name the blocker),
+    never the password it sets, also when pg_stat_activity's text is cut before the closing quote."""
+    from wizard.core.blockers import blockers
+    from wizard.core.redaction import hide_sql_passwords
+
+    role = "blocker_" + db.name
+    with psycopg.connect(db.url, autocommit=True) as other, psycopg.connect(db.url, autocommit=True) as conn:
+        other.execute(f"CREATE ROLE {role}")
+        other.execute("BEGIN")
+        other.execute("LOCK TABLE attachments IN ACCESS SHARE MODE")
+        other.execute(f"ALTER ROLE {role} WITH PASSWORD 'Hunter2-It''s-x9Q' VALID UNTIL 'infinity'")
+        (holder,) = blockers(conn, "public", ("attachments",))
+        other.execute("ROLLBACK")
+        other.execute(f"DROP ROLE {role}")
+    assert holder.query.startswith(f"ALTER ROLE {role} WITH PASSWORD ") and "infinity" in holder.query
+    assert "Hunter2" not in holder.query and "x9Q" not in holder.query
+    cut = hide_sql_passwords("CREATE ROLE app LOGIN ENCRYPTED PASSWORD 'Hunter2-x9")  # cut at 120 characters
+    assert "Hunter2" not in cut and cut.startswith("CREATE ROLE app LOGIN ENCRYPTED PASSWORD ")
+    assert "Hunter2" not in redact("ALTER USER app PASSWORD E'Hunter2\\'x9Q' LOGIN")

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from wizard.core.events import LockHolder
+from wizard.core.redaction import hide_sql_passwords
 
 Conn = psycopg.Connection[Any]
 CANCEL, TERMINATE = "cancel", "terminate"
@@ -32,7 +33,8 @@ _NO_MODES = _ACTIVITY.format(modes="''")
 
 
 def _holder(row: tuple[Any, ...]) -> LockHolder:
-    return LockHolder(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+    # Another session's query, shown to the user: without a password it may set.
+    return LockHolder(row[0], row[1], row[2], row[3], row[4], row[5], hide_sql_passwords(row[6]), row[7])
 
 
 def blockers(conn: Conn, schema: str, tables: tuple[str, ...], since: datetime | None = None) -> tuple[LockHolder, ...]:

@@ -44,6 +44,11 @@ _KV_PASSWORD_UNQUOTED = re.compile(
 )
 # ?password=... in a URL's query.
 _QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#\s]*)", re.IGNORECASE)
+# A password in SQL (CREATE/ALTER ROLE ... [ENCRYPTED] PASSWORD '...'), as another session's
+# query in pg_stat_activity shows it: perhaps cut short before its closing quote.
+# A backslash is taken as an escape even where it is not one (standard strings): then a little
+# more is hidden, never less.
+_SQL_PASSWORD = re.compile(r"(\bPASSWORD\s+)(E?'(?:[^'\\]|\\.|'')*(?:'|\Z))", re.IGNORECASE | re.DOTALL)
 # What starts a connection string's user info: a scheme, also mistyped (postgresql:/, postgresql//).
 _USERINFO_START = re.compile(r"^\s*(?:[A-Za-z][A-Za-z0-9+.-]*:/+|[A-Za-z][A-Za-z0-9+.-]*//|postgres(?:ql)?:)")
 _KEY_VALUE = re.compile(r"^\s*[A-Za-z_]\w*\s*=")
@@ -67,7 +72,14 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     text = _hide_url_passwords(text)
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", text)
     text = _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+    text = hide_sql_passwords(text)
     return _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+
+
+def hide_sql_passwords(sql: str) -> str:
+    """SQL without the passwords it sets (`ALTER ROLE app PASSWORD '...'`): another session's
+    query shown as a lock holder may be one."""
+    return _SQL_PASSWORD.sub(lambda m: m.group(1) + MASK, sql)
 
 
 def _hide_url_passwords(text: str) -> str:
