@@ -14,6 +14,7 @@ chain, verify-full also the host name.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import struct
@@ -72,16 +73,6 @@ def open_tls(
         raise
 
 
-def _read_exact(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise OSError("connection closed")
-        data += chunk
-    return data
-
-
 def _without_channel_binding(payload: bytes) -> bytes:
     """An AuthenticationSASL payload without SCRAM-SHA-256-PLUS.
 
@@ -92,29 +83,59 @@ def _without_channel_binding(payload: bytes) -> bytes:
     return payload[:4] + b"".join(n + b"\0" for n in names) + b"\0"
 
 
-def _relay_startup(server: socket.socket, client: socket.socket) -> None:
-    """Pass the server's messages to the client until authentication is over, editing the
-    list of SASL mechanisms on the way."""
-    while True:
-        kind = _read_exact(server, 1)
-        length = struct.unpack("!i", _read_exact(server, 4))[0]
-        payload = _read_exact(server, length - 4)
-        code = struct.unpack("!i", payload[:4])[0] if kind == b"R" and len(payload) >= 4 else None
-        if code == 10:  # AuthenticationSASL
-            payload = _without_channel_binding(payload)
-        client.sendall(kind + struct.pack("!i", len(payload) + 4) + payload)
-        if kind == b"E" or code == 0:  # an error, or AuthenticationOk: the rest is plain copying
-            return
+class _Startup:
+    """The server's messages until authentication is over, with the list of SASL mechanisms
+    edited on the way; everything after that passes unchanged."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> bytes:
+        if self.done:
+            return data
+        self._buffer += data
+        out = b""
+        while not self.done and len(self._buffer) >= 5:
+            kind = self._buffer[:1]
+            length = struct.unpack("!i", self._buffer[1:5])[0]
+            if len(self._buffer) < 1 + length:
+                break
+            payload, self._buffer = self._buffer[5 : 1 + length], self._buffer[1 + length :]
+            code = struct.unpack("!i", payload[:4])[0] if kind == b"R" and len(payload) >= 4 else None
+            if code == 10:  # AuthenticationSASL
+                payload = _without_channel_binding(payload)
+            out += kind + struct.pack("!i", len(payload) + 4) + payload
+            if kind == b"E" or code == 0:  # an error, or AuthenticationOk: the rest is plain copying
+                self.done = True
+        if self.done:
+            out, self._buffer = out + self._buffer, b""
+        return out
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _bridge(client: socket.socket, server: socket.socket) -> None:
+    """Copy both ways in one thread until either side closes. One thread, because OpenSSL
+    does not let one TLS connection be read and written by two threads at once: a read
+    waiting for the server's first message could hold up the write of the tool's startup
+    message (seen once as PgBouncer's client_login_timeout after a minute)."""
+    startup = _Startup()
     try:
-        while chunk := source.recv(65536):
-            sink.sendall(chunk)
+        while True:
+            # Bytes OpenSSL has already decrypted are not seen by select(): read them first.
+            pending = isinstance(server, ssl.SSLSocket) and server.pending() > 0
+            ready = [server] if pending else select.select([client, server], [], [])[0]
+            for sock in ready:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                if sock is client:
+                    server.sendall(data)
+                else:
+                    client.sendall(startup.feed(data))
     except OSError:
-        pass
+        return
     finally:
-        for side in (sink, source):
+        for side in (client, server):
             with contextlib.suppress(OSError):
                 side.shutdown(socket.SHUT_RDWR)
 
@@ -136,7 +157,7 @@ class TlsRelay:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
-        self._pumps: list[threading.Thread] = []
+        self._bridges: list[threading.Thread] = []
         self._closed = threading.Event()
 
     def __enter__(self) -> TlsRelay:
@@ -154,7 +175,9 @@ class TlsRelay:
                 client, _address = self._listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            bridge = threading.Thread(target=self._serve, args=(client,), daemon=True)
+            self._bridges.append(bridge)
+            bridge.start()
 
     def _serve(self, client: socket.socket) -> None:
         try:
@@ -164,16 +187,7 @@ class TlsRelay:
             client.close()
             return
         self._sockets += [client, server]
-        upstream = threading.Thread(target=_pump, args=(client, server), daemon=True)
-        self._pumps.append(upstream)
-        upstream.start()
-        try:
-            _relay_startup(server, client)
-        except OSError:
-            client.close()
-            server.close()
-            return
-        _pump(server, client)
+        _bridge(client, server)
 
     def close(self) -> None:
         """Let the tool's last bytes (its Terminate message) reach the server, then shut every
@@ -182,8 +196,8 @@ class TlsRelay:
         transaction and with its locks, open."""
         self._closed.set()
         self._listener.close()
-        for pump in self._pumps:
-            pump.join(timeout=2)  # ends by itself once the tool has closed its side
+        for bridge in self._bridges:
+            bridge.join(timeout=2)  # ends by itself once the tool has closed its side
         for each in self._sockets:
             with contextlib.suppress(OSError):
                 each.shutdown(socket.SHUT_RDWR)
