@@ -60,6 +60,7 @@ from tools.translation_catalogs import (
 from tools.translation_catalogs import _download as _download
 from tools.translation_messages import (
     CONNECTION_PREFIXES,
+    CONTEXTS,
     CORPUS_MESSAGES,
     ENCRYPTION_STATES,
     EXTRACT,
@@ -79,15 +80,17 @@ from tools.translation_messages import (
 
 # Defined in translation_messages.py and translation_catalogs.py; the tests import them from here.
 __all__ = [
-    "CATALOGS", "CONNECTION_PREFIXES", "CORPUS_MESSAGES", "ENCRYPTION_STATES", "EXTRACT", "FALLBACKS", "GENERAL",
-    "LEFT_OUT", "LIBC", "LIBPQ", "MESSAGES", "PG_DUMP", "SERVER_ERRORS", "SERVER_LOG", "SERVER_LOGIN", "SOURCES",
-    "Excerpt", "Message", "Pinned", "Source", "ambiguous", "dump", "english", "excerpt", "fetch", "load_all",
-    "load_pinned", "ordered", "pin", "render", "rule_of", "tables", "translated", "variants", "wordings",
+    "CATALOGS", "CONNECTION_PREFIXES", "CONTEXTS", "CORPUS_MESSAGES", "ENCRYPTION_STATES", "EXTRACT", "FALLBACKS",
+    "GENERAL", "LEFT_OUT", "LIBC", "LIBPQ", "MESSAGES", "PG_DUMP", "SERVER_ERRORS", "SERVER_LOG", "SERVER_LOGIN",
+    "SOURCES", "Excerpt", "Message", "Pinned", "Source", "ambiguous", "dump", "english", "excerpt", "fetch", "load_all",
+    "load_pinned", "ordered", "pin", "render", "rule_of", "tables", "translated", "variants", "wordings", "wordings_of",
 ]  # fmt: skip
 
 OUTPUT = ROOT / "wizard" / "core" / "doctor_translations.toml"
 RULES = ROOT / "wizard" / "core" / "doctor_rules.toml"
 _PLACEHOLDER = re.compile(r"%(?:(\d+)\$)?s")
+# A msgid whose last conversion is %m (errno's words, which take no argument).
+_ERRNO_LAST = re.compile(r"%m(?!.*%(?:\d+\$)?s)", re.DOTALL)
 # Any printf conversion (%d, %zu, %2$s, %m: strerror), and %% for a percent sign.
 _CONVERSION = re.compile(r"%(?:(\d+)\$)?[-+ #0']*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t|L)?([diouxXeEfgGcspm%])")
 
@@ -104,8 +107,10 @@ FILLERS = ("x", "postgresql://app@db.example.com/app", "attachments", "sslmode")
 def english(message: Message, filler: str = "x") -> str:
     """The message as a server or libpq writes it in English, its arguments filled in."""
     text = message.msgid
+    if message.first:
+        text = text.replace("%s", message.first, 1)
     if message.last:
-        head, _, tail = text.rpartition("%s")
+        head, _, tail = text.rpartition("%m" if _ERRNO_LAST.search(text) else "%s")
         text = head + message.last + tail
     return _CONVERSION.sub(lambda m: "%" if m.group(2) == "%" else "7" if m.group(2) in "diouxX" else filler, text)
 
@@ -169,19 +174,34 @@ def survey() -> None:
 # --- rendering: the TOML from the pinned catalogs ----------------------------------------------
 
 
-def translated(messages: Mapping[str, str], msgid: str, last: str | None) -> str | None:
-    """The message in that language (its last argument filled with the translation of `last`,
-    or `last` itself where the catalog leaves it untranslated, as the server does), None if
-    the catalog does not translate it. Every argument is written %s (or %2$s), whatever its
+def translated(
+    messages: Mapping[str, str],
+    msgid: str,
+    last: str | None,
+    *,
+    fillers: Mapping[str, str] | None = None,
+    first: str | None = None,
+) -> str | None:
+    """The message in that language (its last argument, or its %m, filled with the translation
+    of `last` in `fillers` or else in its own catalog, or `last` itself where the catalog leaves
+    it untranslated, as the server does; its first %s with the keyword `first`), None if the
+    catalog does not translate it. Every other argument is written %s (or %2$s), whatever its
     conversion (%d, %m ...): the doctor reads it as any text."""
     text = messages.get(msgid)
     if text is None:
         return None
+    if first:
+        if any(m.group(1) for m in _PLACEHOLDER.finditer(text)):  # %1$s, wherever the translation puts it
+            text = text.replace("%1$s", first)
+        else:
+            text = _PLACEHOLDER.sub(lambda _: first, text, count=1)
     if last:
-        filler = messages.get(last, last)
+        filler = (messages if fillers is None else fillers).get(last, last)
         count = len(_PLACEHOLDER.findall(msgid))
         positional = [m for m in _PLACEHOLDER.finditer(text) if m.group(1)]
-        if positional:  # %4$s: the last argument, wherever the translation puts it
+        if _ERRNO_LAST.search(msgid):
+            text = text.replace("%m", filler)
+        elif positional:  # %4$s: the last argument, wherever the translation puts it
             text = re.sub(rf"%{count}\$s", lambda _: filler, text)
         else:
             head, _, tail = text.rpartition("%s")
@@ -190,13 +210,18 @@ def translated(messages: Mapping[str, str], msgid: str, last: str | None) -> str
     return " ".join(text.split())
 
 
-def wordings(pinned: Sequence[Pinned], message: Message) -> dict[str, dict[str, list[str]]]:
-    """language -> {each distinct wording: the versions that use it}, languages sorted."""
+def wordings(
+    pinned: Sequence[Pinned], message: Message, fillers: Sequence[Pinned] = ()
+) -> dict[str, dict[str, list[str]]]:
+    """language -> {each distinct wording: the versions that use it}, languages sorted; `last`
+    translated in `fillers` (another domain's builds: glibc's for errno's words) if given."""
     found: dict[str, dict[str, list[str]]] = {}
+    filling = {language: table for build in fillers for language, table in build.languages.items()}
     for build in pinned:
         for language, messages in build.languages.items():
             for msgid in variants(message):
-                text = translated(messages, msgid, message.last)
+                own = filling.get(language, {}) if fillers else None
+                text = translated(messages, msgid, message.last, fillers=own, first=message.first)
                 if text is not None:
                     versions = found.setdefault(language, {}).setdefault(text, [])
                     if build.label not in versions:
@@ -204,12 +229,18 @@ def wordings(pinned: Sequence[Pinned], message: Message) -> dict[str, dict[str, 
     return {language: found[language] for language in sorted(found)}
 
 
+def wordings_of(pinned: Mapping[str, Sequence[Pinned]], message: Message) -> dict[str, dict[str, list[str]]]:
+    """wordings() of a message from all the pinned builds (its `last` from its own domain's)."""
+    fillers = pinned[message.last_domain] if message.last_domain else ()
+    return wordings(pinned[message.domain], message, fillers)
+
+
 def ambiguous(pinned: Mapping[str, Sequence[Pinned]]) -> set[str]:
     """Wordings that messages of two rules share (a translator gave 'permission denied for
     database %s' the words of '... for aggregate %s'): the doctor cannot tell which is meant."""
     rules: dict[str, set[str]] = {}
     for rule, message in ordered():
-        for texts in wordings(pinned[message.domain], message).values():
+        for texts in wordings_of(pinned, message).values():
             for text in texts:
                 rules.setdefault(text, set()).add(rule)
     return {text for text, found in rules.items() if len(found) > 1}
@@ -233,29 +264,39 @@ def render(pinned: Mapping[str, Sequence[Pinned]]) -> str:
         f"# glibc's libc.mo of {builds('libc')}.",
         "# Each message is read as the rule the doctor gives its English text, in the rules' order.",
         "# Every wording any of them uses, each with the versions that use it; %s (or %1$s ...)",
-        "# stands for a name or a number. Do not edit by hand.",
+        "# stands for a name or a number. Do not edit by hand. Each [[context]] is what shows a",
+        "# situation (pg_restore's report), named as its context in doctor_rules.toml.",
         "",
     ]
     shared = ambiguous(pinned)
     for rule, message in ordered():
         lines += ["[[message]]", f"rule = {_quote(rule)}", f"domain = {_quote(message.domain)}",
                   f"msgid = {_quote(message.msgid)}"]  # fmt: skip
-        if message.last:
-            lines.append(f"last = {_quote(message.last)}")
-        lines.append("[message.text]")
-        for language, every in wordings(pinned[message.domain], message).items():
-            texts = {text: versions for text, versions in every.items() if text not in shared}
-            if not texts:
-                continue
-            if len(texts) == 1:
-                ((text, versions),) = texts.items()
-                lines.append(f"{_quote(language)} = [{_quote(text)}]  # {' '.join(versions)}")
-                continue
-            lines.append(f"{_quote(language)} = [")
-            lines += [f"  {_quote(text)},  # {' '.join(versions)}" for text, versions in texts.items()]
-            lines.append("]")
-        lines.append("")
+        filled = (("first", message.first), ("last", message.last))
+        lines += [f"{key} = {_quote(value)}" for key, value in filled if value]
+        lines += _texts("message", wordings_of(pinned, message), shared)
+    for name, shown in CONTEXTS.items():
+        for message in shown:
+            lines += ["[[context]]", f"name = {_quote(name)}", f"domain = {_quote(message.domain)}",
+                      f"msgid = {_quote(message.msgid)}"]  # fmt: skip
+            lines += _texts("context", wordings_of(pinned, message), set())
     return "\n".join(lines)
+
+
+def _texts(table: str, every_language: Mapping[str, Mapping[str, list[str]]], shared: set[str]) -> list[str]:
+    lines = [f"[{table}.text]"]
+    for language, every in every_language.items():
+        texts = {text: versions for text, versions in every.items() if text not in shared}
+        if not texts:
+            continue
+        if len(texts) == 1:
+            ((text, versions),) = texts.items()
+            lines.append(f"{_quote(language)} = [{_quote(text)}]  # {' '.join(versions)}")
+            continue
+        lines.append(f"{_quote(language)} = [")
+        lines += [f"  {_quote(text)},  # {' '.join(versions)}" for text, versions in texts.items()]
+        lines.append("]")
+    return [*lines, ""]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

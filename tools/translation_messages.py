@@ -1,10 +1,13 @@
 """The messages whose translations the doctor reads (tools/server_translations.py writes them
-into wizard/core/doctor_translations.toml), by the catalog domain they come from, the ones left
-out on review and why, and the msgids pinned per domain (EXTRACT)."""
+into wizard/core/doctor_translations.toml), by the catalog domain they come from, the words that
+show a situation (CONTEXTS: pg_restore's report), and the msgids pinned per domain (EXTRACT); the
+ones left out on review, and why, are in translation_left_out.py."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from tools.translation_left_out import LEFT_OUT as LEFT_OUT
 
 
 class Message(NamedTuple):
@@ -15,8 +18,10 @@ class Message(NamedTuple):
 
     domain: str
     msgid: str  # without a trailing newline: libpq 14 and 15 end theirs with one, 16 not
-    last: str | None = None  # a msgid whose translation fills the last argument
+    last: str | None = None  # a msgid whose translation fills the last argument (%s, or %m: errno's words)
     rule: str | None = None  # only where the English text does not tell (see rule_of)
+    first: str | None = None  # a keyword that fills the first %s, untranslated ("sslmode")
+    last_domain: str | None = None  # the catalog `last` is translated in, if not the message's own (libc)
 
 
 def _in(domain: str, *msgids: str) -> tuple[Message, ...]:
@@ -140,6 +145,17 @@ LIBPQ: tuple[Message, ...] = _in(
     'invalid ssl_min_protocol_version value: "%s"', 'invalid ssl_max_protocol_version value: "%s"',
     'invalid target_session_attrs value: "%s"',
     "out of memory",
+    # a read-write (or primary) server asked for with target_session_attrs, and a standby answered
+    "session is read-only", "server is in hot standby mode",
+)  # fmt: skip
+
+# From 15 on, libpq words a bad value of a keyword as 'invalid %s value: "%s"' with the keyword
+# in the first %s, untranslated: with the keyword filled in, each translation is as specific as
+# the older 'invalid sslmode value: "%s"' (on its own it reads like any server's "invalid ... value").
+LIBPQ_KEYWORDS: tuple[Message, ...] = tuple(
+    Message("libpq", 'invalid %s value: "%s"', first=keyword)
+    for keyword in ("sslmode", "gssencmode", "channel_binding", "target_session_attrs", "load_balance_hosts",
+                    "sslcertmode", "sslnegotiation")
 )  # fmt: skip
 
 # pg_dump's and pg_restore's own messages (its catalog serves both): a version they refuse, an
@@ -169,6 +185,16 @@ PG_DUMP: tuple[Message, ...] = _in(
     "the table after the pg_dump parent process had gotten the initial ACCESS SHARE lock on the table.",
     "no matching tables were found", 'no matching tables were found for pattern "%s"',
     "no matching schemas were found", 'no matching schemas were found for pattern "%s"',
+)  # fmt: skip
+
+# pg_dump writing its output to a full disk: its "could not write ..." with the system's words for
+# ENOSPC after it (glibc's, in the same language); the same words with another errno (a read-only
+# folder) are another cause, so only this one is listed.
+PG_DUMP_DISK_FULL: tuple[Message, ...] = tuple(
+    Message("pg_dump", msgid, "No space left on device", last_domain="libc")
+    for msgid in ("could not write to output file: %s", "could not write to output file: %m",
+                  "could not write to file: %s", "could not write to file: %m", "could not close output file: %m",
+                  "could not close TOC file: %m", "could not close data file: %m", "could not close archive file: %m")
 )  # fmt: skip
 
 # What the doctor tells apart in English by the name in it (a URL where a database name or a
@@ -260,6 +286,7 @@ SERVER_ERRORS: tuple[Message, ...] = _in(
     'user mapping "%s" already exists for server %s', 'user mapping for "%s" already exists for server "%s"',
     'user mapping for "%s" already exists for server %s',
     'type "%s" already exists in schema "%s"', 'constraint "%s" for relation "%s" already exists',
+    'multiple primary keys for table "%s" are not allowed',
     'constraint "%s" for domain "%s" already exists', 'constraint "%s" for domain %s already exists',
     'trigger "%s" for relation "%s" already exists', 'rule "%s" for relation "%s" already exists',
     'function "%s" already exists with same argument types', 'function %s already exists in schema "%s"',
@@ -282,45 +309,27 @@ FALLBACKS: tuple[Message, ...] = (
             rule="connection-refused"),
 )  # fmt: skip
 
-MESSAGES: tuple[Message, ...] = SERVER_LOGIN + SERVER_LOG + LIBC + LIBPQ + PG_DUMP + SERVER_ERRORS + GENERAL + FALLBACKS
+MESSAGES: tuple[Message, ...] = (
+    SERVER_LOGIN
+    + SERVER_LOG
+    + LIBC
+    + LIBPQ
+    + LIBPQ_KEYWORDS
+    + PG_DUMP
+    + PG_DUMP_DISK_FULL
+    + SERVER_ERRORS
+    + GENERAL
+    + FALLBACKS
+)
 
-# Messages whose English the doctor reads as a rule, left out of MESSAGES on review (what
-# --survey does not list again): (a pattern over the msgid, why).
-LEFT_OUT: tuple[tuple[str, str, str], ...] = (
-    ("", r", skipping", "a NOTICE or WARNING: the statement went on"),
-    ("", r"^[A-Z].*\.$", "a DETAIL or HINT, which follows the message the doctor reads"),
-    ("postgres", r"^unexpected EOF|could not create directory|^invalid (cidr|ldapscheme) value"
-     r"|invalid connection string syntax|^could not translate host name|hostssl|^SSL is not supported by this build"
-     r"|consistent recovery state|database system was (shut down|interrupted while in recovery at log)",
-     "the server's configuration or the log of a normal start, not what a client is told"),
-    ("postgres", r'^("trust"|Kerberos 5|OAuth bearer|certificate) authentication failed'
-     r'|authentication failed for user "%s": (host rejected|invalid authentication method)',
-     "an authentication failure that is not about a password"),
-    ("postgres", r"^canceling the wait for synchronous replication", "a WARNING: the commit happened"),
-    ("", r"jsonpath|tape|tinterval|decode a record|error description|Cannot enlarge string|extensible node type"
-     r"|A not-null constraint|Failed on request|out of memory (allocating|for query result)",
-     "internal or too rare to be pasted"),
-    ("libpq", r"^invalid LDAP URL", "an LDAP service lookup, not the database URL"),
-    ("libpq", r'^invalid %s value: "%s"$',
-     "translated as little more than 'invalid value %s: %s', it matches the server's 'invalid ... value' messages"),
-    ("postgres", r"must be called in a read-only transaction|non-read-only serializable",
-     "the English words match a rule that means something else"),
-    ("postgres", r"^(template database|configuration column|tsvector column|default value for column"
-     r"|logical replication|policy|constraint \"%s\" of relation|rule \"%s\" for relation \"%s\" does not"
-     r"|trigger \"%s\" for relation|column (number )?%d of relation)",
-     "not the object the rule is about"),
-    ("postgres", r"^permission denied to (?!create extension|create database|create role|create temporary"
-     r"|create \"|set role|set parameter|COPY)", "a superuser's or a role administrator's operation"),
-    ("postgres", r"already exists in operator family|transform for type|SASL authentication is not supported"
-     r"|^tablespace \"%s\" cannot be dropped", "too rare to be pasted"),
-    ("pg_dump", r"^could not write to output file|^server version: %s; %s version: %s|^out of memory",
-     "a full disk and a read-only folder differ only in the system's words; the versions' line says nothing without "
-     "its numbers (the 'aborting because of server version mismatch' that follows it does); pg_dump's own memory, "
-     "not the server's"),
-    ("libc", r"^(?!Connection|Network|No route|Name or service|Temporary failure in name|No address associated"
-     r"|Servname|Broken pipe|Cannot assign requested)",
-     "glibc's words for what is not a failed connection, or that alone do not say whose (out of memory, disk full)"),
-)  # fmt: skip
+# What shows a situation rather than a cause, by the name of its context in doctor_rules.toml:
+# pg_restore's report ("while PROCESSING TOC:", "Command was: ..."), where "already exists" means
+# the database was not empty. (Older catalogs still word the messages of pg_restore before 12.)
+CONTEXTS: dict[str, tuple[Message, ...]] = {
+    "restore": _in("pg_dump", "while PROCESSING TOC:", "Error while PROCESSING TOC:",
+                   "from TOC entry %d; %u %u %s %s %s", "Error from TOC entry %d; %u %u %s %s %s",
+                   "Command was: %s", "could not execute query"),
+}  # fmt: skip
 
 # What the server fills a pg_hba message's last %s with: the encryption of the connection.
 ENCRYPTION_STATES = ("no encryption", "SSL encryption", "GSS encryption")
@@ -367,11 +376,17 @@ def variants(message: Message) -> tuple[str, ...]:
     return (message.msgid, message.msgid + "\n")
 
 
+def _last_domain(message: Message) -> str:
+    return message.last_domain or message.domain
+
+
 # The msgids pinned, per domain.
 EXTRACT: dict[str, tuple[str, ...]] = {
     domain: tuple(dict.fromkeys(
         [msgid for message in MESSAGES if message.domain == domain for msgid in variants(message)]
-        + [message.last for message in MESSAGES if message.domain == domain and message.last]
+        + [message.last for message in MESSAGES if _last_domain(message) == domain and message.last]
+        + [msgid for shown in CONTEXTS.values() for message in shown if message.domain == domain
+           for msgid in variants(message)]
         + (list(ENCRYPTION_STATES) + list(CORPUS_MESSAGES) if domain == "postgres" else [])
         + (list(CONNECTION_PREFIXES) if domain == "libpq" else [])
     ))

@@ -230,15 +230,22 @@ def test_an_encrypted_attempt_refused_by_pg_hba_gives_way_to_the_next_attempts_a
 
 
 def test_words_that_fit_another_rule_as_well_are_answered_probably() -> None:
-    # Said only while the server recovers from a crash: starting up, or the crash itself.
-    recovering = diagnose(attempt("203.0.113.7", "FATAL:  the database system is in recovery mode"))
-    assert (ids(recovering), recovering.confidence, recovering.matched) == (
-        ["server-starting", "server-crashed"],
-        "medium",
-        False,
-    )
+    # Said only while the server recovers from a crash (postmaster.c: CAC_RECOVERY, "else must be
+    # crash recovery"): the crash first, and it is starting up all the same; with its code too.
+    said = attempt("203.0.113.7", "FATAL:  the database system is in recovery mode")
+    for recovering in (diagnose(said), diagnose(said, sqlstate="57P03")):
+        assert (ids(recovering), recovering.confidence, recovering.matched) == (
+            ["server-crashed", "server-starting"],
+            "medium",
+            False,
+        )
     starting = diagnose(attempt("203.0.113.7", "FATAL:  the database system is starting up"))
     assert (ids(starting), starting.confidence) == (["server-starting"], "high")
+    # The code alone (words no rule reads) is the general answer, as before.
+    assert diagnose("FATAL:  something else entirely", sqlstate="57P03").id == "server-starting"
+    # A host name broken by a line break: the URL, probably; if not, a host that does not exist.
+    broken = diagnose('psql: error: could not translate host name "ep-cool-\ndarkness-123.aws.neon.tech" to address')
+    assert (ids(broken), broken.confidence) == (["url-has-spaces", "host-not-found"], "medium")
 
 
 def test_refinements_and_alternatives_must_name_known_rules(tmp_path: Path) -> None:
@@ -249,4 +256,109 @@ def test_refinements_and_alternatives_must_name_known_rules(tmp_path: Path) -> N
         load_rules(bad)
     bad.write_text(rule + 'uncertain = ["a"]\n')
     with pytest.raises(ValueError, match="uncertain without alternatives"):
+        load_rules(bad)
+
+
+JA_RESTORE = (
+    "pg_restore: TOC処理中:\npg_restore: TOCエントリ215; 1259 16390 TABLE customers shopadmin から\n"
+    'pg_restore: エラー: 問い合わせを実行できませんでした: ERROR:  リレーション"customers"はすでに存在します\n'
+    "コマンド: CREATE TABLE public.customers ("
+)
+
+
+def test_already_exists_in_a_restore_report_in_any_language_means_the_database_is_not_empty() -> None:
+    copy = (
+        'pg_restore: error: COPY failed for table "invoices": ERROR:  duplicate key value violates unique'
+        ' constraint "invoices_pkey"\nDETAIL:  Key (id)=(1) already exists.\nCONTEXT:  COPY invoices, line 1'
+    )
+    for text, sqlstate in (
+        (JA_RESTORE, None),
+        (JA_RESTORE.replace("pg_restore: ", ""), None),  # pg_restore's own words, translated, tell it too
+        ('FEHLER:  Relation »kunden« existiert bereits\nDie Anweisung war: CREATE TABLE public.kunden (', None),
+        (copy, "23505"),  # a row already there: the code says unique violation, the report says why
+        ('pg_restore: error: could not execute query: ERROR:  multiple primary keys for table "t" are not allowed',
+         None),
+    ):  # fmt: skip
+        found = diagnose(text, sqlstate=sqlstate)
+        assert (found.id, found.confidence) == ("restore-into-non-empty", "high"), text
+    # The same words alone: whatever object of whatever script.
+    assert diagnose('ERROR:  multiple primary keys for table "t" are not allowed').id == "object-already-exists"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # a script of one's own run twice, probably; a backup, possibly
+        ('psql:bootstrap.sql:1: ERROR:  schema "billing" already exists', ["object-already-exists",
+                                                                           "restore-into-non-empty"]),
+        ('psql:phase2.sql:12: ERROR:  relation "image_analyses" already exists', ["already-exists",
+                                                                                   "restore-into-non-empty"]),
+        # a file named as backups are: the other way round
+        ('psql:/backups/shop.sql:58: ERROR:  relation "orders" already exists', ["restore-into-non-empty",
+                                                                                  "object-already-exists"]),
+        ('psql:shop_2024-06-01.sql:57: ERROR:  relation "users" already exists', ["restore-into-non-empty",
+                                                                                   "already-exists"]),
+    ],
+)  # fmt: skip
+def test_psql_running_a_file_is_a_restore_only_probably_or_possibly(line: str, expected: list[str]) -> None:
+    found = diagnose(line)
+    assert (ids(found), found.confidence) == (expected, "medium")
+
+
+def test_must_be_owner_of_extension_in_a_restore_is_the_extension_and_if_not_the_owners() -> None:
+    restore = (
+        "pg_restore: error: could not execute query: ERROR:  must be owner of extension plpgsql\n"
+        "Command was: COMMENT ON EXTENSION plpgsql IS 'PL/pgSQL procedural language';"
+    )
+    found = diagnose(restore)
+    assert (ids(found), found.confidence) == (["extension-needs-superuser", "restore-ownership"], "medium")
+    assert "harmless" in found.fix[-1]
+    alone = diagnose("QueryFailedError: must be owner of extension uuid-ossp")
+    assert (ids(alone), alone.confidence) == (["extension-needs-superuser"], "high")
+    created = diagnose('pg_restore: error: could not execute query: ERROR:  permission denied to create extension "x"')
+    assert (ids(created), created.confidence) == (["extension-needs-superuser"], "high")
+
+
+def test_another_databases_url_given_to_psql_is_the_url_not_the_network() -> None:
+    socket = (
+        'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such file or'
+        " directory\n\tIs the server running locally and accepting connections on that socket?"
+    )
+    for given in ('$ psql "mysql://app:pw@10.0.0.5:3306/shop"', "DATABASE_URL=mongodb+srv://app:pw@cluster0/shop"):
+        found = diagnose(f"{given}\n{socket}")
+        assert (found.id, found.confidence) == ("url-bad-scheme", "high"), given
+    # MySQL's own client failing with a mysql:// URL is another service's failure.
+    mysql = "DATABASE_URL=mysql://app:pw@db:3306/shop\nError: connect ECONNREFUSED 10.0.0.5:3306"
+    assert diagnose(mysql).confidence == "low"
+
+
+def test_an_answer_another_one_explains_is_left_out() -> None:
+    log = (
+        "2026-03-01 05:25:48.487 UTC [5579] LOG S-0x560ffac51f60: app/appuser@10.0.1.50:5432 closing because:"
+        " connect failed (age=0s)\n2026-03-01 05:25:51.788 UTC [5579] LOG C-0x560ffac4a880:"
+        " app/appuser@10.0.9.14:53386 closing because: query_wait_timeout (age=3s)"
+    )
+    found = diagnose(log)
+    assert (ids(found), found.confidence) == (["pooler-server-login"], "high")
+    assert diagnose(log.splitlines()[1]).id == "pooler-query-wait-timeout"
+
+
+def test_a_translated_crash_warning_explains_the_connection_libpq_lost() -> None:
+    text = (
+        "WARNING:  arrêt de la connexion à cause de l'arrêt brutal d'un autre processus serveur\n"
+        "DETAIL:  Le postmaster a commandé à ce processus serveur d'annuler la transaction\n"
+        "HINT:  Dans un moment, vous devriez être capable de vous reconnecter.\n"
+        "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally"
+    )
+    assert (diagnose(text).id, diagnose(text).confidence) == ("server-crashed", "high")
+
+
+def test_a_context_rule_needs_a_context(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.toml"
+    rule = '[[rule]]\nid = "x"\ntitle = "t"\ncause = "c"\nfix = ["f"]\npatterns = ["a"]\n'
+    bad.write_text(rule + 'instead_of = ["x"]\n')
+    with pytest.raises(ValueError, match="without a context"):
+        load_rules(bad)
+    bad.write_text(rule + 'context = "nowhere"\n')
+    with pytest.raises(ValueError, match="nowhere"):
         load_rules(bad)

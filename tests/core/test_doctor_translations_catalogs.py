@@ -90,3 +90,25 @@ def test_pg_dump_and_pg_restore_are_read_in_every_pinned_version() -> None:
         assert diagnose("pg_dump: Fehler: " + opened.replace("%m", "Keine Berechtigung")).id == "output-not-writable"
         japanese = _pg_dump(label, "ja")["aborting because of server version mismatch"]
         assert diagnose(f"pg_dump: エラー: {japanese}").id == "version-mismatch", label
+
+
+def _libc(language: str) -> dict[str, str]:
+    ((glibc,),) = (ALL["libc"],)
+    return glibc.languages[language]
+
+
+def test_a_keyword_and_the_systems_words_are_filled_in_as_the_tools_fill_them() -> None:
+    # libpq 15+ says 'invalid %s value: "%s"' with the keyword untranslated in the first %s.
+    assert translated({'invalid %s value: "%s"': '%s の値が不正: "%s"'}, 'invalid %s value: "%s"', None,
+                      first="sslmode") == 'sslmode の値が不正: "%s"'  # fmt: skip
+    assert translated({'invalid %s value: "%s"': '"%2$s": %1$s ungültig'}, 'invalid %s value: "%s"', None,
+                      first="sslmode") == '"%2$s": sslmode ungültig'  # fmt: skip
+    assert diagnose('psql: エラー: sslmode の値が不正: "verify_full"').id == "sslmode-invalid"
+    # pg_dump's "could not write ...: %m" with glibc's words for a full disk in the same language.
+    written = "could not write to output file: %m"
+    swedish = _pg_dump("18.6.0", "sv")[written]
+    enospc = translated(_pg_dump("18.6.0", "sv"), written, "No space left on device", fillers=_libc("sv"))
+    assert enospc == swedish.replace("%m", _libc("sv")["No space left on device"])
+    assert diagnose(f"pg_dump: fel: {enospc}").id == "local-disk-full"
+    # The same words with another errno (a read-only folder) are not a full disk.
+    assert diagnose(f"pg_dump: fel: {swedish.replace('%m', 'Åtkomst nekas')}").id != "local-disk-full"

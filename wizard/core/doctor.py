@@ -9,7 +9,8 @@ How a message is matched, in this order:
 2. By text: psycopg gives no SQLSTATE for connection-time failures, even when the
    server sent one. Patterns are searched in the message lines first (every attempt
    of a multi-attempt message, every `- host:` line, `psql: error:` and
-   `pg_dump: error:` lines), then in DETAIL/HINT lines. Quoted SQL (`LINE 1:`, the
+   `pg_dump: error:` lines), in English or in another language (their English found
+   from the catalogs' translations), then in DETAIL/HINT lines. Quoted SQL (`LINE 1:`, the
    caret, CONTEXT, QUERY, `Query was:`) is never searched: it would match whatever
    words the statement happens to contain.
 3. By exception class (`socket.gaierror`, `ConnectionRefusedError` ...), last.
@@ -20,6 +21,11 @@ several), and a pasted log holds several ERROR/FATAL lines and `pg_dump: error:`
 is read on its own; within one, the rule listed first in the file wins (the file lists the
 specific before the general), unless a rule that `refines` it matches the message's DETAIL
 lines (a server log's 'Role "x" does not exist.' under "password authentication failed").
+The whole text's context may then change an answer (a rule's `context`): "already exists" in
+pg_restore's report (in any language) means a restore into a database that is not empty; in
+psql's report of a file named like a backup, probably; of any other file, possibly (a script
+run twice, probably). An answer that another one in the text explains (`follows`: a pooler's
+client timed out because the pooler could not reach its server) is left out.
 Then the answers are weighed: a server's answer (password, quota, missing database,
 permission) outranks pg_hba.conf's refusal of an encrypted attempt (libpq with
 sslmode=prefer tries TLS first; where the server has lines only for unencrypted connections,
@@ -32,7 +38,8 @@ address said "Network is unreachable", the diagnosis is the password, with high 
 Confidence: "high" for one answer; "medium" when two different answers remain (two servers
 said different things), when the rule is marked weak in the file (`confidence = "medium"`),
 when the message's words are among a rule's `uncertain` ones (its `alternatives` fit them too:
-"in recovery mode" is said only while the server recovers from a crash),
+"in recovery mode" is said only while the server recovers from a crash, which is starting up),
+when the context only makes the answer probable,
 or for `no pg_hba.conf entry ..., no encryption` (and `pg_hba.conf rejects connection ...,
 no encryption`, a `hostnossl ... reject` line or one for this address), which means either
 that the server wants TLS or that this address, user or database is not allowed at all; the
@@ -90,8 +97,9 @@ __all__ = [
     "sqlstate_in",
 ]
 
-# A server's own words (not a client's "error:"), to notice one that no rule explains.
-_SERVER_SAID = re.compile(r"\b(?:FATAL|ERROR|PANIC):\s+\S")
+# A server's own words (not a client's "error:"), to notice one that no rule explains; not a
+# Java tool's own "ERROR:" around a JDBC URL (Flyway's "Unable to obtain connection ...").
+_SERVER_SAID = re.compile(r"^(?!.*\bjdbc:\w+:).*\b(?:FATAL|ERROR|PANIC):\s+\S")
 _EXCEPTION_NAME = re.compile(r"^\s*(?:\w+\.)*(\w+(?:Error|error|Exception|Timeout)):", re.MULTILINE)
 _NO_HBA_PLAIN = re.compile(
     r"(?:no pg_hba\.conf entry|pg_hba\.conf rejects (?:replication )?connection) .*(?:no encryption|SSL off)",
@@ -172,7 +180,16 @@ def diagnose(
     # piece with the code alone gets the code's general rule; the message's own words refine it.
     refined = {state for hit in found if not hit.general for state in hit.rule.sqlstates}
     found = [hit for hit in found if not (hit.general and hit.code in refined)] or found
-    unexplained = any(_SERVER_SAID.search(line) and not _read(rules, line, None) for line in _message_lines(pieces))
+    read = {hit.rule for hit in found}  # the lines these rules read need no second reading (a long log)
+    found = [_in_context(hit, rules, text) for hit in found]
+    # An answer that another one in the same text explains (a pooler's client timed out waiting
+    # while the pooler could not connect to its server) is left out.
+    answered = {hit.rule.id for hit in found}
+    found = [hit for hit in found if not answered & set(hit.rule.follows)] or found
+    unexplained = any(
+        _SERVER_SAID.search(line) and not any(rule.matches(line) for rule in read) and not _read(rules, line, None)
+        for line in _message_lines(pieces)
+    )
     return _weigh(found, rules, unexplained, code, raw)
 
 
@@ -185,11 +202,43 @@ class _Hit:
     by_code: bool  # by its SQLSTATE: the server said so, whatever the rule's confidence
     code: str | None = None
     general: bool = False  # only the general rule of its SQLSTATE: its own words were not recognized
+    also: tuple[str, ...] = ()  # other answers its context leaves open (a file only named like a backup)
 
     @property
     def unsure(self) -> bool:
-        """Its words fit the rule's alternatives as well."""
-        return self.rule.unsure(split_message(self.text)[0])
+        """Its words (or its context) fit other rules as well."""
+        return bool(self.also) or self.rule.unsure(split_message(self.text)[0])
+
+    def others(self, rules: tuple[Rule, ...]) -> list[str]:
+        """The other answers that fit: its context's, then those of its rule's alternatives that
+        its words reach too ("in recovery mode": starting up), or else all of them."""
+        words = split_message(self.text)[0]
+        listed = [rule for rule in rules if rule.id in self.rule.alternatives] if self.rule.unsure(words) else []
+        reached = [rule.id for rule in listed if rule.matches(words)] or [rule.id for rule in listed]
+        return [*self.also, *reached]
+
+
+def _in_context(hit: _Hit, rules: tuple[Rule, ...], text: str) -> _Hit:
+    """The answer in the situation the whole text shows: in a restore's report, "already exists"
+    means the database was not empty (in psql's report of a file named like a backup, probably;
+    of any other file, possibly); beside a mysql:// URL given to psql, a failed connection means
+    the URL is not PostgreSQL's."""
+    words = split_message(hit.text)[0]
+    for rule in rules:
+        if rule.context is None or rule is hit.rule:
+            continue
+        instead = hit.rule.id in rule.instead_of
+        if not instead and not any(pattern.search(words) for pattern in rule.alternative_for):
+            continue
+        # A network failure in a text with no sign of PostgreSQL is another service's (see _weigh).
+        network = _rank(hit) >= 3 and not _POSTGRES_SIGN.search(text)
+        seen = None if network else rule.context.seen(text)
+        if seen is None or (seen == "possible" and not instead):
+            continue
+        if not instead or seen == "possible":
+            return replace(hit, also=(*hit.also, rule.id))
+        return replace(hit, rule=rule, also=() if seen == "certain" else (hit.rule.id,))
+    return hit
 
 
 def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
@@ -198,15 +247,17 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
     primary, details = split_message(text)
     found, general = _by_sqlstate(rules, code, (primary, details)) if code else (None, False)
     by_code = found is not None
-    for part in (primary, details):
-        found = found or next((rule for rule in rules if rule.matches(part)), None)
+    found = found or next((rule for rule in rules if rule.matches(primary)), None)
+    if found is None and not code:
+        # The message's own words in another language before its DETAIL/HINT lines (a translated
+        # crash warning before libpq's "server closed the connection"), weighed as its English
+        # (a translated "no pg_hba.conf entry ..., no encryption" too).
+        found, text = _by_translation(primary, rules) or (None, text)
+    found = found or next((rule for rule in rules if rule.matches(details)), None)
     if found is not None and details:
         # A DETAIL line that names the cause more precisely (the server's log says 'Role "x"
         # does not exist.' under "password authentication failed"): the finer rule.
         found = next((rule for rule in rules if found.id in rule.refines and rule.matches(details)), found)
-    if found is None and not code:
-        # Weighed as its English (a translated "no pg_hba.conf entry ..., no encryption" too).
-        found, text = _by_translation(primary, rules) or (None, text)
     return _Hit(found, text, by_code, code, general) if found else None
 
 
@@ -227,9 +278,11 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
     first, others = answers[0], answers[1:]
     sure = [hit for hit in kept if hit.rule is first]
     if all(hit.unsure for hit in sure):
-        # Words that other rules fit as well ("in recovery mode": starting, after a crash).
-        listed = {rule.id for rule in others}
-        others += [rule for rule in rules if rule.id in first.alternatives and rule.id not in listed]
+        # Words that other rules fit as well ("in recovery mode": after a crash, or starting), or
+        # a context that only makes this answer likely (a psql script named like a backup).
+        listed = {first.id, *(rule.id for rule in others)}
+        ids = [rule_id for hit in sure for rule_id in hit.others(rules) if rule_id not in listed]
+        others += [rule_by_id(rule_id, rules) for rule_id in dict.fromkeys(ids)]
     confidence = "high" if any(hit.by_code for hit in sure) else first.confidence
     if first.id == "ssl-required" and all(_NO_HBA_PLAIN.search(hit.text) for hit in sure) and not others:
         # Refused unencrypted, and no attempt shows more: the server may want TLS, or may not
@@ -335,7 +388,7 @@ def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> 
     # The text is not recognized (worded differently): the general rule for the code, unless
     # the names it quotes say it is not that rule's (then a sibling that needs no names).
     text = "\n".join(parts)
-    general = [rule for rule in candidates if not rule.needs_text and rule.names_fit(text) is not False]
+    general = [rule for rule in candidates if not rule.needs_text_for(code) and rule.names_fit(text) is not False]
     if general:
         return general[0], True
     return next((rule for rule in candidates if not rule.names and any(r.names for r in candidates)), None), True

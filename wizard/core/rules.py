@@ -1,6 +1,8 @@
 """The troubleshooting rules (doctor_rules.toml), read and checked: what each one matches on
 (SQLSTATEs, patterns over the message, object names, exception classes), its cause and fix, the
-action the wizard can take for it, and how sure its words make it. doctor.py applies them."""
+action the wizard can take for it, how sure its words make it, and the situations (contexts: a
+restore's report, a URL of another database) that turn another rule's answer into its own.
+doctor.py applies them."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from wizard.core.translated_messages import QUOTES
+from wizard.core.translated_messages import QUOTES, contexts
 
 RULES_FILE = Path(__file__).with_name("doctor_rules.toml")
 
@@ -32,6 +34,31 @@ CONFIDENCES = ("high", "medium", "low")
 
 
 @dataclass(frozen=True)
+class Context:
+    """A situation the whole text shows (a restore's report, a URL of another database): its
+    `certain` signs, its `likely` ones (psql running a file named like a backup), its `possible`
+    ones (psql running any file), and the wordings of the certain ones in other languages
+    (doctor_translations.toml's [[context]] of that name)."""
+
+    name: str
+    certain: tuple[re.Pattern[str], ...]
+    likely: tuple[re.Pattern[str], ...] = ()
+    possible: tuple[re.Pattern[str], ...] = ()
+
+    def seen(self, text: str) -> str | None:
+        """How surely the text shows it: "certain", "likely", "possible", or None (not at all)."""
+        if any(p.search(text) for p in self.certain):
+            return "certain"
+        lowered = text.lower()
+        if any(wording.search(text, lowered) for wording in contexts().get(self.name, ())):
+            return "certain"
+        for level, patterns in (("likely", self.likely), ("possible", self.possible)):
+            if any(p.search(text) for p in patterns):
+                return level
+        return None
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     title: str
@@ -40,7 +67,9 @@ class Rule:
     sqlstates: tuple[str, ...]
     patterns: tuple[re.Pattern[str], ...]
     exception_classes: tuple[str, ...] = ()
-    needs_text: bool = False
+    # The SQLSTATEs (all of them for `true`) for which the code alone is not enough: a sibling
+    # rule with the same code is the general case.
+    needs_text: bool | tuple[str, ...] = False
     action: str | None = None
     doc: str | None = None
     confidence: str = "high"  # "medium" or "low" for a rule whose words do not settle the cause
@@ -54,6 +83,18 @@ class Rule:
     # them is answered "probably this; if not, those".
     uncertain: tuple[re.Pattern[str], ...] = ()
     alternatives: tuple[str, ...] = ()
+    # In its context (a restore's report), the answers of `instead_of` are this rule's (for a
+    # likely context, "probably this; if not, that"), and a message with the words of
+    # `alternative_for` keeps its own answer first, with this rule as the alternative.
+    context: Context | None = None
+    instead_of: tuple[str, ...] = ()
+    alternative_for: tuple[re.Pattern[str], ...] = ()
+    # Rules whose answer, in the same text, explains this one (a pooler's client waited in vain
+    # because its server connections failed): then this answer is left out.
+    follows: tuple[str, ...] = ()
+
+    def needs_text_for(self, code: str) -> bool:
+        return self.needs_text is True or (isinstance(self.needs_text, tuple) and code in self.needs_text)
 
     def matches(self, text: str) -> bool:
         return bool(text) and any(p.search(text) for p in self.patterns)
@@ -71,8 +112,21 @@ class Rule:
         return any(pattern.fullmatch(name) for pattern in self.names for name in quoted)
 
 
-def _rule(item: dict[str, Any]) -> Rule:
+def _patterns(items: Any) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, re.IGNORECASE) for p in items or ())
+
+
+def _context(name: str, item: dict[str, Any]) -> Context:
+    try:
+        return Context(name, _patterns(item["certain"]), _patterns(item.get("likely")), _patterns(item.get("possible")))
+    except (KeyError, re.error) as exc:
+        raise ValueError(f"doctor context {name}: {exc}") from None
+
+
+def _rule(item: dict[str, Any], known: dict[str, Context] | None = None) -> Rule:
     rule_id = str(item.get("id", "?"))
+    known = known or {}
+    needs_text = item.get("needs_text", False)
     try:
         rule = Rule(
             id=rule_id,
@@ -80,16 +134,20 @@ def _rule(item: dict[str, Any]) -> Rule:
             cause=item["cause"],
             fix=tuple(item["fix"]),
             sqlstates=tuple(item.get("sqlstates", ())),
-            patterns=tuple(re.compile(p, re.IGNORECASE) for p in item.get("patterns", ())),
+            patterns=_patterns(item.get("patterns")),
             exception_classes=tuple(item.get("exception_classes", ())),
-            needs_text=bool(item.get("needs_text", False)),
+            needs_text=tuple(needs_text) if isinstance(needs_text, list) else bool(needs_text),
             action=item.get("action"),
             doc=item.get("doc"),
             confidence=str(item.get("confidence", "high")),
-            names=tuple(re.compile(n, re.IGNORECASE) for n in item.get("names", ())),
+            names=_patterns(item.get("names")),
             refines=tuple(item.get("refines", ())),
-            uncertain=tuple(re.compile(p, re.IGNORECASE) for p in item.get("uncertain", ())),
+            uncertain=_patterns(item.get("uncertain")),
             alternatives=tuple(item.get("alternatives", ())),
+            context=known[item["context"]] if "context" in item else None,
+            instead_of=tuple(item.get("instead_of", ())),
+            alternative_for=_patterns(item.get("alternative_for")),
+            follows=tuple(item.get("follows", ())),
         )
     except (KeyError, re.error) as exc:
         raise ValueError(f"doctor rule {rule_id}: {exc}") from None
@@ -101,6 +159,9 @@ def _rule(item: dict[str, Any]) -> Rule:
         "needs_text without patterns" if rule.needs_text and not rule.patterns else "",
         f"confidence must be one of {CONFIDENCES}" if rule.confidence not in CONFIDENCES else "",
         "uncertain without alternatives, or the reverse" if bool(rule.uncertain) != bool(rule.alternatives) else "",
+        "instead_of or alternative_for without a context"
+        if (rule.instead_of or rule.alternative_for) and not rule.context
+        else "",
     ]
     if any(problems):
         raise ValueError(f"doctor rule {rule_id}: " + ", ".join(p for p in problems if p))
@@ -111,21 +172,23 @@ def _rule(item: dict[str, Any]) -> Rule:
 def load_rules(path: Path = RULES_FILE) -> tuple[Rule, ...]:
     with path.open("rb") as handle:
         data = tomllib.load(handle)
-    rules = tuple(_rule(item) for item in data["rule"])
+    known = {name: _context(name, item) for name, item in data.get("context", {}).items()}
+    rules = tuple(_rule(item, known) for item in data["rule"])
     seen: set[str] = set()
     for rule in rules:
         if rule.id in seen:
             raise ValueError(f"doctor rule {rule.id} is listed twice")
         seen.add(rule.id)
     for rule in rules:
-        unknown = sorted((set(rule.refines) | set(rule.alternatives)) - seen)
+        named = (rule.refines, rule.alternatives, rule.instead_of, rule.follows)
+        unknown = sorted(set().union(*named) - seen)
         if unknown:
             raise ValueError(f"doctor rule {rule.id} names an unknown rule: {unknown}")
     return rules
 
 
-def rule_by_id(rule_id: str) -> Rule:
-    return next(rule for rule in load_rules() if rule.id == rule_id)
+def rule_by_id(rule_id: str, rules: tuple[Rule, ...] | None = None) -> Rule:
+    return next(rule for rule in rules or load_rules() if rule.id == rule_id)
 
 
 def find_rules(query: str) -> tuple[Rule, ...]:

@@ -5,7 +5,8 @@ A server whose lc_messages is not English sends its messages translated, libpq a
 library translate theirs, and a message pasted from a log often comes without its SQLSTATE:
 then only the words tell what it is. The file is rendered by tools/server_translations.py
 from the message catalogs of PostgreSQL 14 to 18 (the server's, libpq's and pg_dump's) and
-glibc's, pinned in tools/catalogs/.
+glibc's, pinned in tools/catalogs/. It also holds the wordings of what shows a situation rather
+than a cause (pg_restore's "while PROCESSING TOC:"), by the name of the context they show.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 TRANSLATIONS_FILE = Path(__file__).with_name("doctor_translations.toml")
+_ERRNO_LAST = re.compile(r"%m(?!.*%(?:\d+\$)?s)", re.DOTALL)  # a msgid whose last conversion is %m
 # The quotation marks messages put around a name, in any language ("x", »x«, „x“, «x», 「x」).
 QUOTES = '"\u00ab\u00bb\u201e\u201c\u201d\u300c\u300d\u300e\u300f\u201a\u2018\u2019'
 
@@ -32,6 +35,7 @@ class Translated:
     order: tuple[int, ...]  # for each group, which %s of the msgid it fills
     literal: str  # its longest word, lower-cased: a text without it cannot match (a cheap first test)
     last: str = ""  # the English of the last %s, where the wording has it translated ("no encryption")
+    first: str = ""  # the keyword the wording has in place of the first %s ("sslmode")
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -43,7 +47,11 @@ class Translated:
     def english(self, match: re.Match[str]) -> str:
         """The message as the English server would have said it, names and all."""
         names = dict(zip(self.order, (name.strip() for name in match.groups()), strict=True))
-        parts = re.split(r"%(?:\d+\$)?s", self.msgid)
+        # errno's words (%m, no argument of its own) as the last one, where `last` fills it
+        msgid = self.msgid.replace("%m", "%s") if self.last and _ERRNO_LAST.search(self.msgid) else self.msgid
+        parts = re.split(r"%(?:\d+\$)?s", msgid)
+        if self.first:
+            names[1] = self.first
         if self.last:
             names.setdefault(len(parts) - 1, self.last)
         filled = [parts[0]]
@@ -52,30 +60,50 @@ class Translated:
         return "".join(filled)
 
 
+def _load(path: Path) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _read(entries: list[dict[str, Any]], key: str) -> tuple[Translated, ...]:
+    found: list[Translated] = []
+    for entry in entries:
+        for language, texts in entry["text"].items():  # the wordings its versions use
+            if isinstance(texts, str):
+                raise ValueError(f"{TRANSLATIONS_FILE.name}: {language} of {entry['msgid']!r} is not a list")
+            for text in texts:
+                found.append(
+                    _wording(str(text), str(entry[key]), str(entry["msgid"]), str(entry.get("last", "")),
+                             str(entry.get("first", "")))
+                )  # fmt: skip
+    return tuple(found)
+
+
 @lru_cache(maxsize=1)
 def wordings() -> tuple[Translated, ...]:
     """Every wording of every message in every language of doctor_translations.toml, in the
     file's order (the specific first)."""
-    with TRANSLATIONS_FILE.open("rb") as handle:
-        data = tomllib.load(handle)
-    found: list[Translated] = []
-    for message in data["message"]:
-        for language, texts in message["text"].items():  # the wordings its versions use
-            if isinstance(texts, str):
-                raise ValueError(f"{TRANSLATIONS_FILE.name}: {language} of {message['msgid']!r} is not a list")
-            for text in texts:
-                found.append(
-                    _wording(str(text), str(message["rule"]), str(message["msgid"]), str(message.get("last", "")))
-                )
-    return tuple(found)
+    return _read(_load(TRANSLATIONS_FILE)["message"], "rule")
 
 
-def _wording(text: str, rule: str, msgid: str, last: str = "") -> Translated:
+@lru_cache(maxsize=1)
+def contexts() -> dict[str, tuple[Translated, ...]]:
+    """The wordings of what shows a situation (pg_restore's "while PROCESSING TOC:", "Command
+    was: %s"), by the name of the context (in doctor_rules.toml) they show."""
+    found: dict[str, list[Translated]] = {}
+    for wording in _read(_load(TRANSLATIONS_FILE).get("context", []), "name"):
+        found.setdefault(wording.rule, []).append(wording)
+    return {name: tuple(every) for name, every in found.items()}
+
+
+def _wording(text: str, rule: str, msgid: str, last: str = "", first: str = "") -> Translated:
     pieces = re.split(r"%(?:\d+\$)?s", text)  # a %s (or %1$s, in the translator's order) stands for a name
     if not "".join(pieces).strip():
         raise ValueError(f"{TRANSLATIONS_FILE.name}: {text!r} would match any message")
     marks = re.findall(r"%(?:(\d+)\$)?s", text)
-    order = tuple(int(mark) if mark else number for number, mark in enumerate(marks, 1))
+    # With the first %s filled in (a keyword), the wording's own %s are the msgid's second on.
+    shift = 1 if first else 0
+    order = tuple(int(mark) if mark else number + shift for number, mark in enumerate(marks, 1))
     words = [r"\s+".join(map(re.escape, piece.split())) for piece in pieces]
     # A quoted name stops at its closing quote; a name at the very end runs to the end of the
     # line; elsewhere, a name runs to the words after it.
@@ -85,7 +113,7 @@ def _wording(text: str, rule: str, msgid: str, last: str = "") -> Translated:
         groups[-1] = "(.+)"
     pattern = words[0] + "".join(group + word for group, word in zip(groups, words[1:], strict=True))
     literal = max((word for piece in pieces for word in piece.split()), key=len).lower()
-    return Translated(pattern, rule, msgid, order, literal, last)
+    return Translated(pattern, rule, msgid, order, literal, last, first)
 
 
 @cache
