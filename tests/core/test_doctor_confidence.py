@@ -248,13 +248,16 @@ def test_words_that_fit_another_rule_as_well_are_answered_probably() -> None:
     assert (ids(broken), broken.confidence) == (["url-has-spaces", "host-not-found"], "medium")
 
 
+# The smallest rule the loader accepts, for the tests of its checks.
+_MINIMAL_RULE = '[[rule]]\nid = "x"\ntitle = "t"\ncause = "c"\nfix = ["f"]\npatterns = ["a"]\n'
+
+
 def test_refinements_and_alternatives_must_name_known_rules(tmp_path: Path) -> None:
     bad = tmp_path / "rules.toml"
-    rule = '[[rule]]\nid = "x"\ntitle = "t"\ncause = "c"\nfix = ["f"]\npatterns = ["a"]\n'
-    bad.write_text(rule + 'refines = ["nowhere"]\n')
+    bad.write_text(_MINIMAL_RULE + 'refines = ["nowhere"]\n')
     with pytest.raises(ValueError, match="unknown rule"):
         load_rules(bad)
-    bad.write_text(rule + 'uncertain = ["a"]\n')
+    bad.write_text(_MINIMAL_RULE + 'uncertain = ["a"]\n')
     with pytest.raises(ValueError, match="uncertain without alternatives"):
         load_rules(bad)
 
@@ -355,10 +358,9 @@ def test_a_translated_crash_warning_explains_the_connection_libpq_lost() -> None
 
 def test_a_context_rule_needs_a_context(tmp_path: Path) -> None:
     bad = tmp_path / "rules.toml"
-    rule = '[[rule]]\nid = "x"\ntitle = "t"\ncause = "c"\nfix = ["f"]\npatterns = ["a"]\n'
-    bad.write_text(rule + 'instead_of = ["x"]\n')
+    bad.write_text(_MINIMAL_RULE + 'instead_of = ["x"]\n')
     with pytest.raises(ValueError, match="without a context"):
         load_rules(bad)
-    bad.write_text(rule + 'context = "nowhere"\n')
+    bad.write_text(_MINIMAL_RULE + 'context = "nowhere"\n')
     with pytest.raises(ValueError, match="nowhere"):
         load_rules(bad)
