@@ -3,26 +3,48 @@ wait for it and then find the migration applied; all five succeed."""
 
 from __future__ import annotations
 
+import subprocess
+import threading
 import time
+from typing import IO
 
 from tests.cli_runner import start_process
 from tests.conftest import TestDatabase
 from wizard.core.runner import RUN_LOCK_KEY
 
 
-def _waiting_runs(db: TestDatabase) -> int:
-    """The wizard's sessions that have tried its run lock (and so wait for it): a session alone
-    is not enough, the wizard connects while it loads, before it reaches the lock."""
-    return int(
-        db.scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migration-wizard' AND datname = %s"
-            " AND query LIKE '%%advisory%%'",  # its try at the lock, or its look at who holds it
-            (db.name,),
-        )
-    )
+class _Output:
+    """A process's stdout and stderr, read as they come (each in its own thread), so the test can
+    see when a run says it is waiting, and the pipes never fill up."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.parts: dict[str, list[str]] = {"out": [], "err": []}
+        self.threads = [
+            threading.Thread(target=self._read, args=(stream, self.parts[name]), daemon=True)
+            for name, stream in (("out", process.stdout), ("err", process.stderr))
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    @staticmethod
+    def _read(stream: IO[str] | None, into: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            into.append(line)
+
+    def text(self) -> str:
+        return "".join(self.parts["out"]) + "".join(self.parts["err"])
+
+    def finish(self) -> str:
+        self.process.wait(timeout=180)
+        for thread in self.threads:
+            thread.join(timeout=10)
+        return self.text()
 
 
 RUNS = 5
+WAITING = "another migration-wizard run"  # its words while it waits for the run lock
 
 
 def test_five_concurrent_migrates_apply_once_and_all_succeed(db: TestDatabase) -> None:
@@ -32,17 +54,16 @@ def test_five_concurrent_migrates_apply_once_and_all_succeed(db: TestDatabase) -
     gate.execute("BEGIN")
     gate.execute("SELECT pg_advisory_xact_lock(%s)", (RUN_LOCK_KEY,))
     args = ("migrate", "--yes", "--skip-backup", "--database-url", db.url)
-    runs = [start_process(*args) for _ in range(RUNS)]
+    runs = [_Output(start_process(*args)) for _ in range(RUNS)]
     deadline = time.monotonic() + 90
-    while _waiting_runs(db) < RUNS and time.monotonic() < deadline:
+    # Each run says it waits for another one once it has found the lock taken.
+    while not all(WAITING in run.text() for run in runs) and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(0.5)
+    assert all(WAITING in run.text() for run in runs), "\n=====\n".join(run.text() for run in runs)
     gate.execute("COMMIT")
     gate.close()
-    outputs = [p.communicate(timeout=180) for p in runs]
-    assert [p.returncode for p in runs] == [0] * RUNS, "\n=====\n".join(o + e for o, e in outputs)
-    texts = [out + err for out, err in outputs]
-    assert all("another migration-wizard run" in t for t in texts)
+    texts = [run.finish() for run in runs]
+    assert [run.process.returncode for run in runs] == [0] * RUNS, "\n=====\n".join(texts)
     applied = [t for t in texts if "Applied 002_phase2_vision_api" in t]
     skipped = [t for t in texts if "already applied" in t]
     assert len(applied) == 1 and len(skipped) == RUNS - 1
