@@ -139,6 +139,30 @@ def test_the_attempts_of_one_line_are_read_one_by_one() -> None:
     assert len(pieces) == 4
 
 
+def test_each_message_of_a_script_a_translated_log_or_translated_attempts_is_read_on_its_own() -> None:
+    # psql names the file and line of each failed statement; the first error is the cause, the
+    # "transaction is aborted" after it only its echo.
+    script = (
+        'psql:/tmp/shop-2024.sql:50: ERROR:  relation "orders" already exists\n'
+        "psql:/tmp/shop-2024.sql:53: ERROR:  current transaction is aborted, commands ignored until end of"
+        " transaction block"
+    )
+    assert len(split_attempts(script)) == 2 and diagnose(script).id == "object-already-exists"
+    # The same severity again, in any language, starts the next message; a DETAIL line does not.
+    chinese = '错误:  关系 "orders" 已经存在\n错误:  当前事务被终止, 事务块结束之前的查询被忽略'
+    assert len(split_attempts(chinese)) == 2 and diagnose(chinese).id == "object-already-exists"
+    assert len(split_attempts('错误:  关系 "orders" 已经存在\n详细信息:  x')) == 1
+    # libpq's attempts in Japanese: the password refused over TLS, then the plain attempt's pg_hba echo.
+    japanese = (
+        'psql: エラー: "db.example.jp"、ポート5432のサーバーへの接続に失敗しました: '
+        'FATAL:  ユーザー"app"のパスワード認証に失敗しました\n'
+        '"db.example.jp"、ポート5432のサーバーへの接続に失敗しました: FATAL:  pg_hba.conf にホスト"192.0.2.15"、'
+        'ユーザー"app"、データベース"app", 暗号化なし用のエントリがありません'
+    )
+    found = diagnose(japanese)
+    assert len(split_attempts(japanese)) == 2 and (found.id, found.confidence) == ("password-failed", "high")
+
+
 def _rules(tmp_path: Path, confidence: str) -> Path:
     path = tmp_path / f"rules-{confidence}.toml"
     path.write_text(

@@ -43,8 +43,16 @@ _LOG_PREFIX = re.compile(
 _STARTS_MESSAGE = re.compile(
     r"^\s*(?:(?!(?:DETAIL|HINT|TIPP|ASTUCE|CONTEXT|KONTEXT|CONTEXTE|STATEMENT|QUERY|LOCATION|LINE|ZEILE|SQLSTATE)\b)[A-Z]{3,}:\s"
     r"|[\w.]+: (?:error|fatal):|- host:|Multiple connection attempts|could not connect to server\b"
-    r"|connection (?:failed|is bad|to server)\b|[\w.]*(?:Error|Exception):\s)"
+    r"|connection (?:failed|is bad|to server)\b|[\w.]*(?:Error|Exception):\s"
+    # psql running a script names the file and line of each statement's error
+    r"|psql:[^\n]*?:\d+: )"
 )
+# A server message's severity, in any language ("ERROR:  ", "错误:  ", "ОШИБКА:  "), at the start
+# of a line or after a client's prefix (a translated libpq attempt: "...に失敗しました: FATAL:  "):
+# the server writes two spaces after it. A line with the same severity as its message's first
+# line starts another message (a translated log's second ERROR, libpq's next attempt in any
+# language); DETAIL and HINT lines have other words.
+_SEVERITY = re.compile(r"(?:^|:\s)\s*([^\W\d_]+(?: [^\W\d_]+)?):\s\s(?=\S)")
 
 
 def split_attempts(text: str) -> list[str]:
@@ -57,12 +65,18 @@ def split_attempts(text: str) -> list[str]:
         cuts = [0, *(match.start() for match in _ATTEMPT.finditer(line)), len(line)]
         head, *tails = [line[start:end] for start, end in pairwise(cuts)]
         if head.strip() or not tails:
-            if messages and not _STARTS_MESSAGE.match(head):
+            if messages and not _STARTS_MESSAGE.match(head) and not _same_severity(messages[-1][0], head):
                 messages[-1].append(head)
             else:
                 messages.append([head])
         messages += [[tail] for tail in tails]
     return [joined for joined in ("\n".join(lines) for lines in messages) if joined.strip()]
+
+
+def _same_severity(first: str, line: str) -> bool:
+    said = _SEVERITY.search(first)
+    again = _SEVERITY.search(line)
+    return bool(said and again and said.group(1) == again.group(1))
 
 
 def sqlstate_in(text: str) -> str | None:
