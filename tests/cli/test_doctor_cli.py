@@ -21,9 +21,11 @@ WRONG_PASSWORD = (
     'FATAL:  password authentication failed for user "app"'
 )
 UNKNOWN = "the flux capacitor refused to engage"
+# Amazon RDS requires TLS: the refused plain connection probably lacks it (else: not allowed at all).
 NO_HBA_PLAIN = (
-    'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  no pg_hba.conf entry'
-    ' for host "203.0.113.7", user "app", database "appdb", no encryption'
+    'connection failed: connection to server at "shop.c1x2y3z4w5.us-east-1.rds.amazonaws.com" (10.0.12.44),'
+    ' port 5432 failed: FATAL:  no pg_hba.conf entry for host "203.0.113.7", user "app", database "appdb",'
+    " no encryption"
 )
 
 

@@ -24,6 +24,7 @@ from tests.conftest import TestDatabase
 from tests.core.doctor_servers import Listener, Relay, assert_diagnosed, assert_error, connect_error, free_port
 from tests.debian_pg import DebianPg, start_debian_pg
 from tests.requirements import skip_or_fail
+from wizard.core.connection import explained, parse_url
 
 
 def _socket_url(db: TestDatabase, user: str, database: str | None = None) -> str:
@@ -41,8 +42,13 @@ def test_login_failures_on_a_tls_only_password_server(debian_pg: DebianPg) -> No
     assert_error("password-failed", connect_error(no_password), how="no password in the URL")
     assert_error("database-missing", connect_error(debian_pg.url("no_such_db")), how="missing database")
     plain = connect_error(debian_pg.url("postgres", sslmode="disable"))
-    # "no encryption" also fits an address, user or database that is not allowed at all: a hedged answer.
-    assert_error("ssl-required", plain, how="sslmode=disable to a hostssl-only server", confidence="medium")
+    # "no encryption" fits a server that wants TLS and one that does not let this client in at
+    # all: a hedged answer. The message does not show sslmode=disable, and libpq asks for TLS
+    # first unless told not to, so the text alone means "not allowed" first (hba_refusal.py)...
+    assert_error("no-pg-hba", plain, how="sslmode=disable to a hostssl-only server", confidence="medium")
+    # ...but the wizard knows the sslmode it connected with: TLS first.
+    found = explained(parse_url(debian_pg.url("postgres", sslmode="disable")), plain).diagnosis
+    assert found is not None and [found.id, *(alt.id for alt in found.alternatives)] == ["ssl-required", "no-pg-hba"]
 
 
 def test_certificate_checks_that_fail(debian_pg: DebianPg) -> None:
@@ -469,13 +475,13 @@ def test_translated_server_messages_are_recognized_by_their_sqlstate(german_pg: 
     failures = {
         "password-failed": german_pg.url("postgres", password="Falsch"),
         "database-missing": german_pg.url("keine_datenbank"),
-        "ssl-required": german_pg.url("postgres", sslmode="disable"),
+        "no-pg-hba": german_pg.url("postgres", sslmode="disable"),  # medium: see the TLS-only server's test
     }
     for rule_id, url in failures.items():
         error = connect_error(url)
         assert getattr(error, "sqlstate", None) is None and "»" in str(error), str(error)  # German, no code
         # Refused unencrypted: TLS is wanted, or the address is not allowed at all, as in English.
-        sure = "medium" if rule_id == "ssl-required" else "high"
+        sure = "medium" if rule_id == "no-pg-hba" else "high"
         assert_error(rule_id, error, how="German server, at connection time, no SQLSTATE", confidence=sure)
     text = str(connect_error(failures["password-failed"]))
     assert_diagnosed("password-failed", text, "28P01", how="German server, wrong password, SQLSTATE given by hand")

@@ -62,7 +62,10 @@ def _filled(template: str, names: tuple[str, ...] = NAMES) -> str:
 
 
 def _psycopg(message: str) -> str:
-    return f'connection failed: connection to server at "192.0.2.77", port 6543 failed: FATAL:  {message}'
+    # A server on Amazon RDS, which requires TLS: a refused plain connection is read as TLS first
+    # (hba_refusal.py), as the rule its English reaches.
+    server = "pg-17.c1x2y3z4w5.eu-west-1.rds.amazonaws.com"
+    return f'connection failed: connection to server at "{server}" (192.0.2.77), port 6543 failed: FATAL:  {message}'
 
 
 def _build(label: str, domain: str = "postgres") -> dict[str, dict[str, str]]:

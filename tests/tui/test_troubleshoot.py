@@ -119,8 +119,9 @@ async def test_a_paste_is_explained_at_once_and_enter_explains_typed_text(make_a
 
 async def test_a_message_with_two_likely_causes_is_answered_probably_and_if_not(make_app: AppFactory) -> None:
     text = (
-        'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  no pg_hba.conf entry'
-        ' for host "203.0.113.7", user "alex", database "neondb", no encryption'
+        'connection failed: connection to server at "shop.c1x2y3z4w5.us-east-1.rds.amazonaws.com" (10.0.12.44),'
+        ' port 5432 failed: FATAL:  no pg_hba.conf entry for host "203.0.113.7", user "alex", database "neondb",'
+        " no encryption"
     )
     app = make_app()
     async with app.run_test(size=(100, 40)) as pilot:

@@ -76,6 +76,3 @@ def _print_statement(printer: Printer, statement: StatementImpact, total: int) -
     if statement.table and statement.stats:
         printer.out(f"    table: {statement.table}, {statement.stats.describe()}")
     printer.out(f"    impact: {statement.impact}")
-
-
-

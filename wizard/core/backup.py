@@ -79,9 +79,7 @@ def tables_of(conn: psycopg.Connection[Any], only: str | None = None) -> list[st
 
 def _contents(conn: psycopg.Connection[Any], only: str | None) -> tuple[list[str], int]:
     """tables_of() and the database's size, asked together: one round trip."""
-    tables, size = flight(
-        conn, [(_TABLES, (only, only, only)), ("SELECT pg_database_size(current_database())", None)]
-    )
+    tables, size = flight(conn, [(_TABLES, (only, only, only)), ("SELECT pg_database_size(current_database())", None)])
     raise_failed([tables, size])
     return [str(r[0]) for r in tables.rows or []], int(size.rows[0][0]) if size.rows else 0
 

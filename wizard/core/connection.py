@@ -338,7 +338,10 @@ def explained(target: Target, exc: psycopg.Error) -> ConnectError:
     from wizard.core.doctor import diagnose  # imported on a failure only: the commands start sooner
 
     raw = target.redact(str(exc).strip())
-    found = diagnose(raw, sqlstate=getattr(exc, "sqlstate", None))
+    # The URL's sslmode, where it turned TLS off: libpq's message does not say so, and a
+    # refused plain connection means something else with TLS on offer (hba_refusal.py).
+    said = f"{raw}\n(connected with sslmode={target.sslmode})" if target.sslmode in ("disable", "allow") else raw
+    found = diagnose(said, sqlstate=getattr(exc, "sqlstate", None))
     sentence = f"Cannot connect to {target.describe()}: {found.headline}."
     return ConnectError(sentence, fix=found.fix, detail=raw, diagnosis=found)
 

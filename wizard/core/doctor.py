@@ -43,7 +43,8 @@ when the context only makes the answer probable,
 or for `no pg_hba.conf entry ..., no encryption` (and `pg_hba.conf rejects connection ...,
 no encryption`, a `hostnossl ... reject` line or one for this address), which means either
 that the server wants TLS or that this address, user or database is not allowed at all; the
-most likely answer comes first, the others are `alternatives`. "low" is an unknown error (a
+most likely answer comes first (for pg_hba.conf's refusal, by what connected: hba_refusal.py),
+the others are `alternatives`. "low" is an unknown error (a
 rule marked `confidence = "low"`, a network failure beside a server message no rule knows, or
 a network failure of another service, such as a web API or Redis, in a text with no sign of
 PostgreSQL, is only offered as an alternative). `matched` is true only for a high, single answer.
@@ -62,6 +63,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from wizard.core.diagnosis import GENERAL_CHECKLIST, UNKNOWN_TITLE, Alternative, Diagnosis, unknown
+from wizard.core.hba_refusal import REFUSED_PLAIN, unlisted_first
 from wizard.core.message_text import redact_message, split_attempts, split_message, sqlstate_in
 from wizard.core.rules import (
     ACTIONS,
@@ -101,10 +103,6 @@ __all__ = [
 # Java tool's own "ERROR:" around a JDBC URL (Flyway's "Unable to obtain connection ...").
 _SERVER_SAID = re.compile(r"^(?!.*\bjdbc:\w+:).*\b(?:FATAL|ERROR|PANIC):\s+\S")
 _EXCEPTION_NAME = re.compile(r"^\s*(?:\w+\.)*(\w+(?:Error|error|Exception|Timeout)):", re.MULTILINE)
-_NO_HBA_PLAIN = re.compile(
-    r"(?:no pg_hba\.conf entry|pg_hba\.conf rejects (?:replication )?connection) .*(?:no encryption|SSL off)",
-    re.IGNORECASE,
-)
 # How much an answer weighs beside the answers of other attempts (lower wins): the server's
 # answer; pg_hba.conf's refusal of an encrypted attempt (libpq with sslmode=prefer tries TLS
 # first: where the server has lines only for unencrypted connections, the attempt that got
@@ -262,7 +260,7 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
 
 
 def _rank(hit: _Hit) -> int:
-    if _NO_HBA_PLAIN.search(hit.text) or hit.rule.id in _ECHO:
+    if REFUSED_PLAIN.search(hit.text) or hit.rule.id in _ECHO:
         return 2
     if hit.rule.id in _REFUSED_BY_HBA:
         return 1
@@ -284,10 +282,13 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
         ids = [rule_id for hit in sure for rule_id in hit.others(rules) if rule_id not in listed]
         others += [rule_by_id(rule_id, rules) for rule_id in dict.fromkeys(ids)]
     confidence = "high" if any(hit.by_code for hit in sure) else first.confidence
-    if first.id == "ssl-required" and all(_NO_HBA_PLAIN.search(hit.text) for hit in sure) and not others:
+    if first.id == "ssl-required" and all(REFUSED_PLAIN.search(hit.text) for hit in sure) and not others:
         # Refused unencrypted, and no attempt shows more: the server may want TLS, or may not
-        # let this address, user or database in at all (then sslmode=require changes nothing).
+        # let this address, user or database in at all (then sslmode=require changes nothing);
+        # which comes first depends on what connected (hba_refusal.py).
         others = [rule for rule in rules if rule.id == "no-pg-hba"]
+        if others and unlisted_first(raw):
+            first, others = others[0], [first]
     if others:
         confidence = "medium" if confidence == "high" else confidence
     if best >= 3 and (unexplained or (_OTHER_SERVICE.search(raw) and not _POSTGRES_SIGN.search(raw))):
