@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 
 REFUSED_PLAIN = re.compile(
-    r"(?:no pg_hba\.conf entry|pg_hba\.conf rejects (?:replication )?connection) .*(?:no encryption|SSL off)",
+    r"(?:no pg_hba\.conf entry|pg_hba\.conf rejects (?:replication )?connection) .*(?:no encryption|SSL off)"
+    r"|\b(?:no encryption|SSL off)\b[^\n]*\bpg_hba\.conf\b",  # the words in another order (a catalog's, mojibake)
     re.IGNORECASE,
 )
 # libpq's report of an attempt, or a libpq tool's prefix, in English (libpq's translated words

@@ -12,6 +12,8 @@ _SQLSTATE_IN_TEXT = (
     re.compile(r"\bSQLSTATE\b\W{0,3}([0-9A-Z]{5})\b", re.IGNORECASE),
     # psql with VERBOSITY verbose, in any language: "ERROR:  42P01: ...", "FEHLER:  42P01: ..."
     re.compile(r"(?:^|\s)\w+:\s+([0-9A-Z]{5}):\s", re.MULTILINE),
+    # Npgsql: PostgresException (0x80004005): 28P01: ...
+    re.compile(r"\bPostgresException \(0x[0-9A-F]+\): ([0-9A-Z]{5}):\s", re.IGNORECASE),
     # drivers that print the error object: code: '42P01', "code": "42P01", pgcode=42P01
     re.compile(r"\b(?:pg)?code\b['\"]?\s*[:=]\s*['\"]?([0-9A-Z]{5})\b", re.IGNORECASE),
 )
