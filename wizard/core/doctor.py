@@ -36,7 +36,9 @@ message where the IPv4 address answered "password authentication failed" and the
 address said "Network is unreachable", the diagnosis is the password, with high confidence.
 
 Confidence: "high" for one answer; "medium" when two different answers remain (two servers
-said different things), when the rule is marked weak in the file (`confidence = "medium"`),
+said different things), for a network failure (refused, timed out, unknown host) in a text with
+no sign of PostgreSQL (message_signs.py: any program's connection fails in those words),
+when the rule is marked weak in the file (`confidence = "medium"`),
 when the message's words are among a rule's `uncertain` ones (its `alternatives` fit them too:
 "in recovery mode" is said only while the server recovers from a crash, which is starting up),
 when the context only makes the answer probable,
@@ -64,6 +66,7 @@ from dataclasses import dataclass, replace
 
 from wizard.core.diagnosis import GENERAL_CHECKLIST, UNKNOWN_TITLE, Alternative, Diagnosis, unknown
 from wizard.core.hba_refusal import REFUSED_PLAIN, unlisted_first
+from wizard.core.message_signs import OTHER_SERVICE, POSTGRES_SIGN
 from wizard.core.message_text import redact_message, split_attempts, split_message, sqlstate_in
 from wizard.core.rules import (
     ACTIONS,
@@ -114,32 +117,6 @@ _REFUSED_BY_HBA = frozenset({"no-pg-hba"})
 _ECHO = frozenset({"ssl-required", "transaction-aborted"})
 _NETWORK = frozenset({"connection-dropped", "host-not-found", "connection-refused", "timeout"})
 _NO_ROUTE = frozenset({"network-unreachable", "ipv6-unusable"})
-# A network failure of another service than PostgreSQL (a web API, Redis, MySQL ...), pasted with
-# the application's other errors: the doctor's network answers assume a database server, so
-# such a text is not one of them unless it shows a sign of PostgreSQL as well.
-# Ports of other services: Redis, MySQL, MongoDB, AMQP, Elasticsearch, memcached, the web; and
-# (after a colon only: an address's last number is no port) web apps' development servers, SSH,
-# mail, SQL Server, Oracle, Kafka.
-_OTHER_PORTS = "6379|3306|27017|5672|9200|11211|443|80"
-_MORE_PORTS = "8080|8000|8443|8888|3000|3001|4000|4200|5000|5173|9000|22|25|465|587|1433|1521|9092"
-_OTHER_SERVICE = re.compile(
-    r"\b(?:https?|wss?|redis|rediss|mysql|mongodb(?:\+srv)?|amqps?)://|\bHTTPS?ConnectionPool\(|\[ioredis\]"
-    r"|\bRedis\b|\bMongo\w*Error\b|\bFetchError\b|\bAxiosError\b"
-    r"|\bMySQL\b|\bMariaDB\b|\bpymysql\b|\bmysqli\b|\bsqlite3?\b|\bORA-\d{5}\b|\bTNS:|\bSQL Server\b|\bmssql\b"
-    r"|\bpyodbc\b|\bElasticsearch\b|\bRabbitMQ\b|\bKafka\b|\bmemcached?\b"
-    # other tools' own failures: curl, ssh, npm, a browser driver, a task queue, a web API's host
-    r"|^curl: \(\d+\)|^ssh: |\bnpm ERR!|\bNavigation timeout\b|\bpuppeteer\b|\bplaywright\b|\bcelery\b"
-    r"|\bapi\.[\w-]+\.[a-z]{2,}\b"
-    rf"|(?:[\w-]|\])[:.](?:{_OTHER_PORTS})\b(?![.:]\d)|(?:[\w-]|\]):(?:{_MORE_PORTS})\b(?![.:]\d)"
-    rf"|\bport\W{{1,3}}(?:{_OTHER_PORTS}|{_MORE_PORTS})\b",
-    re.IGNORECASE | re.MULTILINE,
-)
-_POSTGRES_SIGN = re.compile(
-    r"postgres|\bpsql\b|\bpg_\w|libpq|\bpg\b|node_modules/pg|pg-(?:protocol|pool)|pgbouncer|\bneon|prisma|sequelize"
-    r"|psycopg|asyncpg|\bpgx\b|\bpq:|sqlalchemy|\bPG::|jdbc|hikari|knex|drizzle|typeorm|[:.]\s?(?:5432|6432)\b"
-    r"|\bport \d+ failed|connection to server|database server|sslmode|SQLSTATE",
-    re.IGNORECASE,
-)
 
 
 def from_rule(rule_id: str, raw: str = "") -> Diagnosis:
@@ -229,7 +206,7 @@ def _in_context(hit: _Hit, rules: tuple[Rule, ...], text: str) -> _Hit:
         if not instead and not any(pattern.search(words) for pattern in rule.alternative_for):
             continue
         # A network failure in a text with no sign of PostgreSQL is another service's (see _weigh).
-        network = _rank(hit) >= 3 and not _POSTGRES_SIGN.search(text)
+        network = _rank(hit) >= 3 and not POSTGRES_SIGN.search(text)
         seen = None if network else rule.context.seen(text)
         if seen is None or (seen == "possible" and not instead):
             continue
@@ -289,9 +266,12 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
         others = [rule for rule in rules if rule.id == "no-pg-hba"]
         if others and unlisted_first(raw):
             first, others = others[0], [first]
-    if others:
+    postgres = POSTGRES_SIGN.search(raw) or any(POSTGRES_SIGN.search(hit.text) for hit in sure)  # or its catalogs'
+    if others or (best >= 3 and not postgres):
+        # Two answers; or a network failure (refused, timed out, unknown host) in a text with no
+        # sign of PostgreSQL: any program's connection fails in those words.
         confidence = "medium" if confidence == "high" else confidence
-    if best >= 3 and (unexplained or (_OTHER_SERVICE.search(raw) and not _POSTGRES_SIGN.search(raw))):
+    if best >= 3 and (unexplained or (OTHER_SERVICE.search(raw) and not POSTGRES_SIGN.search(raw))):
         # A server said something no rule knows, or the failure is another service's (a web API,
         # Redis): the network failure is not the answer.
         confidence = "low"

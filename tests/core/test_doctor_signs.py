@@ -1,0 +1,42 @@
+"""A network failure (refused, timed out, unknown host, dropped) is answered with confidence only
+in a text that shows PostgreSQL: any program's connection fails in those words
+(wizard/core/message_signs.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wizard.core.doctor import diagnose
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id"),
+    [
+        ("Connection refused", "connection-refused"),
+        ("Error: getaddrinfo ENOTFOUND db.internal\n    at GetAddrInfoReqWrap.onlookupall (node:dns:118:26)",
+         "host-not-found"),
+        ("socket.timeout: timed out", "timeout"),
+        ("ConnectionResetError: [Errno 104] Connection reset by peer", "connection-dropped"),
+    ],
+)  # fmt: skip
+def test_a_network_failure_with_no_sign_of_postgresql_is_only_probable(text: str, rule_id: str) -> None:
+    found = diagnose(text)
+    assert (found.id, found.confidence, found.matched) == (rule_id, "medium", False)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id"),
+    [
+        ('psql: error: connection to server at "db.internal" (10.0.0.5), port 5432 failed: Connection refused',
+         "connection-refused"),
+        ("Error: getaddrinfo ENOTFOUND db.internal\n    at /app/node_modules/pg-pool/index.js:45:11", "host-not-found"),
+        ("ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 5432)", "connection-refused"),
+        ("failed to resolve host 'db.internal': [Errno -2] Name or service not known", "host-not-found"),
+        # libpq's words in Czech: the sign is in the catalogs' English for them
+        ("server neočekávaně ukončil spojení\n\tToto pravděpodobně znamená, že byl ukončen nestandardně před nebo"
+         " během vykonávání požadavku.", "connection-dropped"),
+    ],
+)  # fmt: skip
+def test_the_same_failure_from_a_postgresql_client_is_sure(text: str, rule_id: str) -> None:
+    found = diagnose(text)
+    assert (found.id, found.confidence, found.matched) == (rule_id, "high", True)

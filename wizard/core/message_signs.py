@@ -1,0 +1,39 @@
+"""Which program a text comes from: signs of PostgreSQL (its clients, drivers, tools and libpq's
+own words), and signs of another service (a web API, Redis, MySQL ...) whose network failure the
+doctor's network answers do not explain. doctor.py weighs its answers by them."""
+
+from __future__ import annotations
+
+import re
+
+# A network failure of another service than PostgreSQL (a web API, Redis, MySQL ...), pasted with
+# the application's other errors: the doctor's network answers assume a database server, so
+# such a text is not one of them unless it shows a sign of PostgreSQL as well.
+# Ports of other services: Redis, MySQL, MongoDB, AMQP, Elasticsearch, memcached, the web; and
+# (after a colon only: an address's last number is no port) web apps' development servers, SSH,
+# mail, SQL Server, Oracle, Kafka.
+OTHER_PORTS = "6379|3306|27017|5672|9200|11211|443|80"
+MORE_PORTS = "8080|8000|8443|8888|3000|3001|4000|4200|5000|5173|9000|22|25|465|587|1433|1521|9092"
+OTHER_SERVICE = re.compile(
+    r"\b(?:https?|wss?|redis|rediss|mysql|mongodb(?:\+srv)?|amqps?)://|\bHTTPS?ConnectionPool\(|\[ioredis\]"
+    r"|\bRedis\b|\bMongo\w*Error\b|\bFetchError\b|\bAxiosError\b"
+    r"|\bMySQL\b|\bMariaDB\b|\bpymysql\b|\bmysqli\b|\bsqlite3?\b|\bORA-\d{5}\b|\bTNS:|\bSQL Server\b|\bmssql\b"
+    r"|\bpyodbc\b|\bElasticsearch\b|\bRabbitMQ\b|\bKafka\b|\bmemcached?\b"
+    # other tools' own failures: curl, ssh, npm, a browser driver, a task queue, a web API's host
+    r"|^curl: \(\d+\)|^ssh: |\bnpm ERR!|\bNavigation timeout\b|\bpuppeteer\b|\bplaywright\b|\bcelery\b"
+    r"|\bapi\.[\w-]+\.[a-z]{2,}\b"
+    rf"|(?:[\w-]|\])[:.](?:{OTHER_PORTS})\b(?![.:]\d)|(?:[\w-]|\]):(?:{MORE_PORTS})\b(?![.:]\d)"
+    rf"|\bport\W{{1,3}}(?:{OTHER_PORTS}|{MORE_PORTS})\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+POSTGRES_SIGN = re.compile(
+    r"postgres|\bpsql\b|\bpg_\w|libpq|\bpg\b|node_modules/pg|pg-(?:protocol|pool)|pgbouncer|\bneon|prisma|sequelize"
+    r"|psycopg|asyncpg|\bpgx\b|\bpq:|sqlalchemy|\bPG::|jdbc|hikari|knex|drizzle|typeorm|[:.]\s?(?:5432|6432)\b"
+    r"|\bport \d+ failed|connection to server|database server|sslmode|SQLSTATE"
+    # libpq's own words around a network failure
+    r"|could not connect to server|server closed the connection|could not (?:receive|send) data (?:from|to) server"
+    r"|could not translate host name|SSL SYSCALL|terminated abnormally|\bP10\d\d\b"
+    # psycopg's and pgx's, and a socket's address tuple with PostgreSQL's port
+    r"|connection timeout expired|failed to resolve host|failed to connect to .user=|,\s?(?:5432|6432)\)",
+    re.IGNORECASE,
+)
