@@ -40,3 +40,13 @@ def test_a_network_failure_with_no_sign_of_postgresql_is_only_probable(text: str
 def test_the_same_failure_from_a_postgresql_client_is_sure(text: str, rule_id: str) -> None:
     found = diagnose(text)
     assert (found.id, found.confidence, found.matched) == (rule_id, "high", True)
+
+
+def test_an_answer_read_beside_a_server_message_no_rule_knows_is_only_probable() -> None:
+    # The server's own line says something else; the words that reach a rule are a note's.
+    attempt = 'psql: error: connection to server at "db.internal" (10.0.0.5), port 5432 failed: FATAL:  '
+    note = "Tip: when it says 'no pg_hba.conf entry', add a line for this host to pg_hba.conf."
+    found = diagnose(attempt + "flux capacitor overloaded\n" + note)
+    assert (found.id, found.confidence) == ("no-pg-hba", "medium")
+    refused = 'no pg_hba.conf entry for host "10.0.0.9", user "app", database "shop", SSL encryption'
+    assert diagnose(attempt + refused + "\n" + note).confidence == "high"  # the server's own words

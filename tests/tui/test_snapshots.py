@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, RichLog
 
 from tests.conftest import TEMPLATE, EmbeddedServer, TestDatabase
 from tests.tui.conftest import AppFactory
@@ -47,6 +47,15 @@ async def _settle(pilot: Pilot[Any]) -> None:
     for _ in range(4):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+
+
+async def _logged(pilot: Pilot[Any], words: str, *, within: float = 10) -> None:
+    """Wait until the screen's event log shows `words` (a busy machine renders its last lines late)."""
+    for _ in range(round(within / 0.05)):
+        if any(words in strip.text for strip in pilot.app.screen.query_one("#log", RichLog).lines):
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"the log never showed {words!r}")
 
 
 def test_welcome(snap_compare: Any, make_app: AppFactory) -> None:
@@ -170,6 +179,7 @@ def test_migrate_finished(snap_compare: Any, make_app: AppFactory, fixed_db: Tes
         await pilot.press("ctrl+t")
         await _to(pilot, "migrate")
         await _settle(pilot)
+        await _logged(pilot, "recorded in the ledger")
 
     app = _constant_clock(make_app(fixed_db.url, start="connect"))
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

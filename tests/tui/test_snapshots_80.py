@@ -18,6 +18,7 @@ from tests.tui.conftest import AppFactory
 from tests.tui.test_snapshots import (
     NEON,
     _constant_clock,
+    _logged,
     _migrate_with_fixed_ledger,
     _settle,
     _to,
@@ -92,6 +93,7 @@ def test_migrate_80_finished(snap_compare: Any, make_app: AppFactory, fixed_db: 
     async def run_before(pilot: Pilot[Any]) -> None:
         await _connected_then(pilot, "migrate")
         await _settle(pilot)
+        await _logged(pilot, "recorded in the ledger")
         pilot.app.screen.query_one("#body").scroll_end(animate=False)  # the outcome, wherever it was
         await pilot.pause()
 

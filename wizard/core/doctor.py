@@ -63,6 +63,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from wizard.core.diagnosis import GENERAL_CHECKLIST, UNKNOWN_TITLE, Alternative, Diagnosis, unknown
 from wizard.core.hba_refusal import REFUSED_PLAIN, unlisted_first
@@ -104,7 +105,7 @@ __all__ = [
 
 # A server's own words (not a client's "error:"), to notice one that no rule explains; not a
 # Java tool's own "ERROR:" around a JDBC URL (Flyway's "Unable to obtain connection ...").
-_SERVER_SAID = re.compile(r"^(?!.*\bjdbc:\w+:).*\b(?:FATAL|ERROR|PANIC):\s+\S")
+SERVER_SAID = re.compile(r"^(?!.*\bjdbc:\w+:).*\b(?:FATAL|ERROR|PANIC):\s+\S")
 _EXCEPTION_NAME = re.compile(r"^\s*(?:\w+\.)*(\w+(?:Error|error|Exception|Timeout)):", re.MULTILINE)
 # How much an answer weighs beside the answers of other attempts (lower wins): the server's
 # answer; pg_hba.conf's refusal of an encrypted attempt (libpq with sslmode=prefer tries TLS
@@ -162,7 +163,7 @@ def diagnose(
     answered = {hit.rule.id for hit in found}
     found = [hit for hit in found if not answered & set(hit.rule.follows)] or found
     unexplained = any(
-        _SERVER_SAID.search(line) and not any(rule.matches(line) for rule in read) and not _read(rules, line, None)
+        SERVER_SAID.search(line) and not any(rule.matches(line) for rule in read) and not _read(rules, line, None)
         for line in _message_lines(pieces)
     )
     return _weigh(found, rules, unexplained, code, raw)
@@ -267,7 +268,10 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
         if others and unlisted_first(raw):
             first, others = others[0], [first]
     postgres = POSTGRES_SIGN.search(raw) or any(POSTGRES_SIGN.search(hit.text) for hit in sure)  # or its catalogs'
-    if others or (best >= 3 and not postgres):
+    # A server's message no rule knows, beside an answer read from other words (a tool's, a hint's):
+    # the answer is only probable.
+    guessed = unexplained and not any(hit.by_code or _server_said(hit) for hit in sure)
+    if others or (best >= 3 and not postgres) or guessed:
         # Two answers; or a network failure (refused, timed out, unknown host) in a text with no
         # sign of PostgreSQL: any program's connection fails in those words.
         confidence = "medium" if confidence == "high" else confidence
@@ -290,6 +294,16 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
         raw,
         confidence,
         alternatives,
+    )
+
+
+def _server_said(hit: _Hit) -> bool:
+    """Whether the answer is read from a server's message line (or the line it wraps onto)."""
+    lines = [*hit.text.splitlines(), ""]
+    return any(
+        SERVER_SAID.search(line)
+        and (hit.rule.matches(line) or (hit.rule.matches(f"{line} {after}") and not hit.rule.matches(after)))
+        for line, after in pairwise(lines)
     )
 
 

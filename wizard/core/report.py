@@ -10,6 +10,7 @@ Reports are written 0600 in a 0700 folder under the user data directory.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -160,12 +161,16 @@ class SessionReport:
     def write(self) -> Path:
         stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ")
         safe_db = paths.safe_name(self.target.database)
-        path = paths.reports_dir() / f"{stamp}-{self.action}-{safe_db}.md"
-        counter = 1
-        while path.exists():
-            counter += 1
-            path = path.with_name(f"{stamp}-{self.action}-{safe_db}-{counter}.md")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        folder = paths.reports_dir()
+        # A new file, never another run's: runs that end in the same second (several at once, on
+        # one database) each take the next free number, the file system deciding who got which.
+        for counter in itertools.count(1):
+            path = folder / f"{stamp}-{self.action}-{safe_db}{f'-{counter}' if counter > 1 else ''}.md"
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            break
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(self.render())
         return path.resolve()
