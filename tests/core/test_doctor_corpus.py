@@ -68,7 +68,10 @@ def test_each_real_message_reaches_its_rule(case: Case) -> None:
 def test_other_hosts_users_ports_and_versions_reach_the_same_rule(case: Case) -> None:
     mutated = mutate(case.text)
     found = diagnose(mutated, sqlstate=case.sqlstate)
-    if case.rule == UNKNOWN:
+    if case.rule == UNKNOWN and '"image_analyses" already exists, skipping' in mutated:
+        # the mutation named the migration's own table in a notice: Phase 2's harmless IF NOT EXISTS
+        assert found.id in (None, "already-exists"), mutated
+    elif case.rule == UNKNOWN:
         assert not found.recognized, mutated
     elif case.rule == "object-already-exists" and '"image_analyses"' in mutated:
         # the mutation may name the migration's own table: then it is the migration's own object
@@ -76,6 +79,9 @@ def test_other_hosts_users_ports_and_versions_reach_the_same_rule(case: Case) ->
     elif case.rule.startswith("url-") and "://" in case.text and not re.search(r'database "[^"\n]*://', mutated):
         # the mutation renamed the database libpq took the URL for: now a plain missing database
         assert found.id in (case.rule, "database-missing"), mutated
+    elif case.rule == "bad-port" and '"renamed_obj"' in mutated:
+        # the mutation renamed the option (a translation quotes "port" as a name): any option now
+        assert found.id in (case.rule, "malformed-url"), mutated
     elif case.rule == "already-exists" and "renamed_obj" in mutated:
         # the mutation renamed the application's table: now any object of that name
         assert found.id in (case.rule, "object-already-exists"), mutated

@@ -50,12 +50,21 @@ async def _settle(pilot: Pilot[Any]) -> None:
 
 
 async def _logged(pilot: Pilot[Any], words: str, *, within: float = 10) -> None:
-    """Wait until the screen's event log shows `words` (a busy machine renders its last lines late)."""
+    """Wait until the screen's event log holds `words`, then until it has scrolled to its end (a
+    busy machine renders its last lines, and follows them, late)."""
+    log = pilot.app.screen.query_one("#log", RichLog)
     for _ in range(round(within / 0.05)):
-        if any(words in strip.text for strip in pilot.app.screen.query_one("#log", RichLog).lines):
-            return
+        if any(words in strip.text for strip in log.lines):
+            break
         await pilot.pause(0.05)
-    raise AssertionError(f"the log never showed {words!r}")
+    else:
+        raise AssertionError(f"the log never showed {words!r}")
+    log.scroll_end(animate=False, immediate=True)
+    for _ in range(round(within / 0.05)):
+        await pilot.pause(0.05)
+        if log.scroll_y >= log.max_scroll_y:
+            return
+    raise AssertionError("the log never reached its end")
 
 
 def test_welcome(snap_compare: Any, make_app: AppFactory) -> None:
@@ -151,26 +160,36 @@ def test_review(snap_compare: Any, make_app: AppFactory, fixed_db: TestDatabase)
 
 
 @pytest.fixture
-def fixed_report_path(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The report's folder and time stamp, which the Migrate screen shows, fixed for the picture."""
+def fixed_report_path(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The report's folder and time stamp, which the Migrate screen shows, fixed for the picture.
+    The folder is the same for every test worker, so a test holds it (a lock) while it runs."""
+    import fcntl
     import shutil
     import tempfile
-    from datetime import UTC, datetime
     from pathlib import Path
 
     from wizard.core import paths, report
 
     folder = Path(tempfile.gettempdir()) / "migration-wizard-snapshot-reports"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(mode=0o700)
-    monkeypatch.setattr(paths, "reports_dir", lambda: folder)
+    with open(f"{folder}.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o700)
+        monkeypatch.setattr(paths, "reports_dir", lambda: folder)
+        monkeypatch.setattr(report, "datetime", _fixed_datetime())
+        yield
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fixed_datetime() -> type:
+    from datetime import UTC, datetime
 
     class FixedDatetime(datetime):
         @classmethod
         def now(cls, tz: Any = None) -> FixedDatetime:
             return cls(2026, 2, 12, 10, 0, 0, tzinfo=UTC)
 
-    monkeypatch.setattr(report, "datetime", FixedDatetime)
+    return FixedDatetime
 
 
 @pytest.mark.usefixtures("fixed_report_path")

@@ -6,6 +6,7 @@ database's on the server moves with its own bookkeeping, a compressed archive's 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -43,21 +44,25 @@ class FixedDatetime(datetime):
 
 
 @pytest.fixture
-def fixed_backups(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The backups folder and the time stamp in the file's name, the same every run."""
+def fixed_backups(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The backups folder and the time stamp in the file's name, the same every run. The folder is
+    the same for every test worker, so a test holds it (a lock) while it runs."""
     folder = Path(tempfile.gettempdir()) / "migration-wizard-snapshot-backups"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(mode=0o700)
-    monkeypatch.setattr(paths, "backups_dir", lambda: folder)
-    monkeypatch.setattr(backup, "datetime", FixedDatetime)
     real = operations.run_backup
 
     def fixed_size(*args: Any, **kwargs: Any) -> backup.BackupResult:
         # A compressed archive's size moves by a few bytes between runs, too.
         return dataclasses.replace(real(*args, **kwargs), bytes=56_000, database_bytes=8 * 1024 * 1024)
 
-    monkeypatch.setattr(operations, "run_backup", fixed_size)  # what the Backup step's operation runs
-    return folder
+    with open(f"{folder}.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o700)
+        monkeypatch.setattr(paths, "backups_dir", lambda: folder)
+        monkeypatch.setattr(backup, "datetime", FixedDatetime)
+        monkeypatch.setattr(operations, "run_backup", fixed_size)  # what the Backup step's operation runs
+        yield folder
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _constant_clock(app: Any) -> Any:

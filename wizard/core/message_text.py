@@ -46,8 +46,9 @@ _STARTS_MESSAGE = re.compile(
     r"^\s*(?:(?!(?:DETAIL|HINT|TIPP|ASTUCE|CONTEXT|KONTEXT|CONTEXTE|STATEMENT|QUERY|LOCATION|LINE|ZEILE|SQLSTATE)\b)[A-Z]{3,}:\s"
     r"|[\w.]+: (?:error|fatal):|- host:|Multiple connection attempts|could not connect to server\b"
     r"|connection (?:failed|is bad|to server)\b|[\w.]*(?:Error|Exception):\s"
-    # psql running a script names the file and line of each statement's error
-    r"|psql:[^\n]*?:\d+: )"
+    # psql running a script names the file and line of each statement's error; Node.js an
+    # error's cause
+    r"|psql:[^\n]*?:\d+: |\[cause\]:\s)"
 )
 # A server message's severity, in any language ("ERROR:  ", "错误:  ", "ОШИБКА:  "), at the start
 # of a line or after a client's prefix (a translated libpq attempt: "...に失敗しました: FATAL:  "):
@@ -81,12 +82,19 @@ def _same_severity(first: str, line: str) -> bool:
     return bool(said and again and said.group(1) == again.group(1))
 
 
+# A driver's dump of a notice, not an error ({severity: 'NOTICE', code: '42P07', ...}): its code is
+# not the failure's.
+_NOTICE_BEFORE = re.compile(r"\bseverity\w*\W{1,4}(?:NOTICE|WARNING|INFO|LOG|DEBUG)\b", re.IGNORECASE)
+
+
 def sqlstate_in(text: str) -> str | None:
     """A SQLSTATE shown in the text itself (psql's verbose form, drivers' error dumps), if any."""
     for pattern in _SQLSTATE_IN_TEXT:
         for match in pattern.finditer(text):
             code = match.group(1).upper()
-            if any(ch.isdigit() for ch in code):
+            if any(ch.isdigit() for ch in code) and not _NOTICE_BEFORE.search(
+                text, max(0, match.start() - 200), match.start()
+            ):
                 return code
     return None
 
