@@ -11,6 +11,8 @@ trip each). Each command runs as a child process, timed from start to exit, --ru
 (median shown), first with no delay ("local"), then with the delay ("link"):
 
 - `psql -X -c 'select 1'`: one bare connection, the floor;
+- the same bare connection from Python: start the interpreter, import psycopg, connect, `select 1`,
+  exit: the floor of any Python program (the wizard included) that uses psycopg;
 - the guide's six verification calls, one `psql -c` each (the three of its "Step 3: Verify"
   and the three of its all-in-one command), in a row;
 - `python -m wizard verify --json` and `python -m wizard status --json`, on a database the
@@ -256,6 +258,14 @@ def env(target: Target, dbname: str) -> dict[str, str]:
     return _servers.child_env(target.data_home, **extra)
 
 
+# One bare connection from Python (the URL from the environment, like the wizard's).
+PYTHON_FLOOR = [
+    sys.executable,
+    "-c",
+    "import os, psycopg; psycopg.connect(os.environ['DATABASE_URL'], autocommit=True).execute('select 1').fetchone()",
+]
+
+
 def psql(target: Target, dbname: str, *args: str) -> list[str]:
     return [str(target.psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target.url(dbname, with_password=False), *args]
 
@@ -280,6 +290,7 @@ class Measured:
 def commands(target: Target) -> list[Command]:
     return [
         Command("psql -c 'select 1' (one bare connection)", [psql(target, MIGRATED, "-c", "select 1")], MIGRATED),
+        Command("python: import psycopg, connect, select 1 (Python's floor)", [PYTHON_FLOOR], MIGRATED),
         Command(
             "the guide's six psql verification calls", [psql(target, MIGRATED, "-c", q) for q in GUIDE_CHECKS], MIGRATED
         ),
