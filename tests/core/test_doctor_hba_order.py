@@ -28,6 +28,15 @@ def test_one_plain_attempt_by_libpq_means_no_line_for_this_client_first(plain: s
     assert ids(found) == ["no-pg-hba", "ssl-required"] and found.confidence == "medium"
 
 
+def test_psycopg_with_a_libpq_speaking_german_is_a_libpq_client_too() -> None:
+    # libpq 16's German words for an attempt (its catalog), after psycopg's own prefix
+    text = (
+        "connection failed: Verbindung zum Server auf »db.internal« (10.0.0.5), Port 5432 fehlgeschlagen: FATAL:  "
+        "kein pg_hba.conf-Eintrag für Host »172.18.0.1«, Benutzer »app«, Datenbank »shop«, keine Verschlüsselung"
+    )
+    assert ids(diagnose(text)) == ["no-pg-hba", "ssl-required"]
+
+
 @pytest.mark.parametrize(
     "text",
     [

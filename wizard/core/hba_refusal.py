@@ -27,12 +27,12 @@ REFUSED_PLAIN = re.compile(
     r"|\b(?:no encryption|SSL off)\b[^\n]*\bpg_hba\.conf\b",  # the words in another order (a catalog's, mojibake)
     re.IGNORECASE,
 )
-# libpq's report of an attempt, or a libpq tool's prefix, in English (libpq's translated words
-# for an attempt end the same way, with the server's severity after a colon).
+# A libpq client: libpq's report of an attempt (in English), a libpq tool's prefix, or psycopg's
+# own "connection failed:" before libpq's words (in whatever language libpq speaks).
 _LIBPQ = re.compile(
     r"connection to server (?:at|on socket) |\b(?:psql|pg_dump|pg_dumpall|pg_restore)(?:\.exe)?: |\bpsycopg\b"
-    r"|could not connect to server: ",
-    re.IGNORECASE,
+    r"|could not connect to server: |^connection failed: ",
+    re.IGNORECASE | re.MULTILINE,
 )
 _TLS_OFF = re.compile(
     r"\bssl[_ ]?mode\s*[=:]\s*['\"]?(?:disable|allow)\b|\bssl\s*[=:]\s*['\"]?(?:false|0|off)\b"
@@ -47,7 +47,7 @@ _PLAIN_BY_DEFAULT = re.compile(
 _TLS_ONLY_HOST = re.compile(
     r"\.rds\.amazonaws\.com\b|\.compute(?:-\d)?\.amazonaws\.com\b|\.azure\.com\b|\.neon\.tech\b|\.supabase\.(?:co|com)\b"
     r"|\.ondigitalocean\.com\b|\.render\.com\b|\.aivencloud\.com\b|\bcloudsql\b|\.rlwy\.net\b|\.railway\.app\b"
-    r"|\.timescale\.com\b|\.tsdb\.cloud\.timescale\.com\b|\.crunchybridge\.com\b",
+    r"|\.timescale\.com\b|\.crunchybridge\.com\b",
     re.IGNORECASE,
 )
 
