@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -26,7 +27,7 @@ from tests.requirements import skip_or_fail
 from wizard.core.doctor import diagnose
 
 if TYPE_CHECKING:
-    from tests.conftest import EmbeddedServer
+    from tests.conftest import EmbeddedServer, TestDatabase
 
 DUMP_ENV = "DOCTOR_CORPUS_DUMP"  # set to a file to record every reproduced message (how the corpus was made)
 
@@ -209,3 +210,9 @@ def connect_error(conninfo: str, **kwargs: Any) -> psycopg.Error:
     except psycopg.Error as exc:
         return exc
     raise AssertionError(f"connected to {conninfo}")
+
+
+def socket_url(db: TestDatabase, user: str, database: str | None = None) -> str:
+    """A URL for this user over the embedded server's socket (trust authentication)."""
+    info = db.server.handle.get_postmaster_info()
+    return f"postgresql://{user}@/{database or db.name}?host={quote(str(info.socket_dir), safe='')}&port={info.port}"
