@@ -33,7 +33,8 @@ from pathlib import Path
 import _servers
 import psycopg
 import restore_speed
-from restore_speed import MB, Run, checkpoint, database_mb, fill
+from restore_speed import Run, checkpoint
+from sample_database import MB, database_mb, fill
 
 RATIO_TARGET = 1.05
 DATABASE = "bench"

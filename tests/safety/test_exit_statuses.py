@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pglast
 import pytest
 
 from tests.cli_runner import Result, run
@@ -110,8 +111,8 @@ def test_a_second_migration_failing_after_the_first_committed_exits_4(db: TestDa
 def test_a_migration_applied_but_failing_verification_exits_4(db: TestDatabase, migrations_copy: Path) -> None:
     # The file leaves out an index its expectations require: it commits, then verify fails.
     path = migrations_copy / "002_phase2_vision_api.sql"
-    kept = [s for s in path.read_text().split(";") if "idx_image_analyses_attachment_id" not in s]
-    path.write_text(";".join(kept))
+    kept = [s for s in pglast.split(path.read_text()) if "idx_image_analyses_attachment_id" not in s]
+    path.write_text(";\n".join(kept) + ";\n")
     result = _migrate(db, migrations_copy, "--json")
     assert result.code == 4, result.text
     assert "002" in _applied(db)
