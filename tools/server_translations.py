@@ -207,6 +207,10 @@ def translated(
             head, _, tail = text.rpartition("%s")
             text = head + filler + tail
     text = _CONVERSION.sub(lambda m: "%" if m.group(2) == "%" else f"%{m.group(1)}$s" if m.group(1) else "%s", text)
+    if "\n" in msgid.strip():
+        # libpq's and pg_dump's messages of several lines say what happened on the first and
+        # explain it after: the first is the message (PowerShell or a log may show it alone).
+        text = text.strip().split("\n", 1)[0]
     return " ".join(text.split())
 
 

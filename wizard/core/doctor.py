@@ -68,7 +68,13 @@ from itertools import pairwise
 from wizard.core.diagnosis import GENERAL_CHECKLIST, UNKNOWN_TITLE, Alternative, Diagnosis, unknown
 from wizard.core.hba_refusal import REFUSED_PLAIN, unlisted_first
 from wizard.core.message_signs import OTHER_SERVICE, POSTGRES_SIGN
-from wizard.core.message_text import redact_message, split_attempts, split_message, sqlstate_in
+from wizard.core.message_text import (
+    redact_message,
+    split_attempts,
+    split_message,
+    sqlstate_in,
+    unwrap_native_error,
+)
 from wizard.core.rules import (
     ACTIONS,
     CONFIDENCES,
@@ -140,6 +146,7 @@ def diagnose(
     given = (sqlstate or "").strip().upper() or None
     code = given or sqlstate_in(text)
     raw = redact_message(text.strip())
+    text = unwrap_native_error(text)
     pieces = split_attempts(text)
     found = [hit for hit in (_read(rules, piece, given or sqlstate_in(piece)) for piece in pieces) if hit]
     if not found:  # a SQLSTATE on another line than its message

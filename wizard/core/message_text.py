@@ -58,6 +58,29 @@ _STARTS_MESSAGE = re.compile(
 _SEVERITY = re.compile(r"(?:^|:\s)\s*([^\W\d_]+(?: [^\W\d_]+)?):\s\s(?=\S)")
 
 
+# Windows PowerShell (5.1) shows a program's first line on stderr as an error record, wrapped at
+# the console's width between words: "psql.exe : psql: error: ... failed for" / 'user "x"', then
+# the position line in the system's language ("At line:1 char:1", "Bei Zeile:1 Zeichen:1") and
+# its "+ " lines (CategoryInfo, FullyQualifiedErrorId : NativeCommandError).
+_NATIVE_RECORD = re.compile(r"^[ \t]+\+ (?:CategoryInfo|FullyQualifiedErrorId)\s+:", re.MULTILINE)
+_RECORD_START = re.compile(r"^[\w.-]+ : (?=\S)")
+_RECORD_POSITION = re.compile(r"^\S[^\n]*?\d+\s*\S*\s*$")
+
+
+def unwrap_native_error(text: str) -> str:
+    """The text with the first error record of a program run from Windows PowerShell on one
+    line again, as the program wrote it (PowerShell wrapped it to the console's width)."""
+    if not _NATIVE_RECORD.search(text):
+        return text
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if _RECORD_START.match(line)), None)
+    plus = next((i for i, line in enumerate(lines) if start is not None and i > start and line.startswith("+ ")), None)
+    if start is None or plus is None or plus - start < 3 or not _RECORD_POSITION.match(lines[plus - 1]):
+        return text
+    joined = " ".join(line.strip() for line in lines[start : plus - 1])
+    return "\n".join([*lines[:start], joined, *lines[plus - 1 :]])
+
+
 def split_attempts(text: str) -> list[str]:
     """The messages in a text: each attempt libpq reports (also several on one line), each
     ERROR/FATAL line of a pasted log (its prefix of time and process left out) and each
