@@ -28,6 +28,12 @@ def test_one_plain_attempt_by_libpq_means_no_line_for_this_client_first(plain: s
     assert ids(found) == ["no-pg-hba", "ssl-required"] and found.confidence == "medium"
 
 
+def test_psycopg2_is_a_libpq_client_too() -> None:
+    # psycopg2 with a libpq before 16 shows the server's words alone
+    found = diagnose("psycopg2.OperationalError: " + REFUSED.format(client="203.0.113.45", plain="SSL off"))
+    assert ids(found) == ["no-pg-hba", "ssl-required"]
+
+
 def test_psycopg_with_a_libpq_speaking_german_is_a_libpq_client_too() -> None:
     # libpq 16's German words for an attempt (its catalog), after psycopg's own prefix
     text = (
@@ -43,6 +49,9 @@ def test_psycopg_with_a_libpq_speaking_german_is_a_libpq_client_too() -> None:
         "$ psql 'host=db.internal dbname=shop sslmode=disable'\n" + libpq("db.internal"),  # TLS turned off
         libpq("shop.c1x2y3z4w5.us-east-1.rds.amazonaws.com"),  # a managed host that requires TLS
         libpq("contoso.postgres.database.azure.com"),
+        # Heroku's log of its app: Heroku Postgres requires TLS
+        "2021-03-03T18:22:41+00:00 app[web.1]: sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) "
+        + REFUSED.format(client="54.162.83.19", plain="SSL off"),
         # node-postgres connects without TLS unless told to
         "error: " + REFUSED.format(client="3.91.10.22", plain="no encryption")
         + "\n    at Parser.parseErrorMessage (/app/node_modules/pg-protocol/dist/parser.js:287:98)",

@@ -167,7 +167,7 @@ def test_endpoints_that_are_not_a_working_server(listener: Listener, rule_id: st
         ("host=127.0.0.1 user=app password='it\\'s-secret dbname=neondb", "url-unterminated-quote"),
         ("host=127.0.0.1 dbname", "url-missing-equals"),
         ("host=127.0.0.1 user app dbname=neondb", "url-missing-equals"),
-        ("host=127.0.0.1 user=app password='it's-secret' dbname=neondb", "url-missing-equals"),
+        ("host=127.0.0.1 user=app password='it's-secret' dbname=neondb", "url-unterminated-quote"),
         ("host=127.0.0.1 user=app dbname=neon db", "url-missing-equals"),
         (
             "postgresql://app:pw@127.0.0.1/neondb?sslmode=require&options=endpoint=ep-cool-darkness-123456",

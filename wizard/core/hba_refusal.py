@@ -27,10 +27,10 @@ REFUSED_PLAIN = re.compile(
     r"|\b(?:no encryption|SSL off)\b[^\n]*\bpg_hba\.conf\b",  # the words in another order (a catalog's, mojibake)
     re.IGNORECASE,
 )
-# A libpq client: libpq's report of an attempt (in English), a libpq tool's prefix, or psycopg's
+# A libpq client: libpq's report of an attempt (in English), a libpq tool's prefix, psycopg2, or psycopg's
 # own "connection failed:" before libpq's words (in whatever language libpq speaks).
 _LIBPQ = re.compile(
-    r"connection to server (?:at|on socket) |\b(?:psql|pg_dump|pg_dumpall|pg_restore)(?:\.exe)?: |\bpsycopg\b"
+    r"connection to server (?:at|on socket) |\b(?:psql|pg_dump|pg_dumpall|pg_restore)(?:\.exe)?: |\bpsycopg2?\b"
     r"|could not connect to server: |^connection failed: ",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -47,7 +47,8 @@ _PLAIN_BY_DEFAULT = re.compile(
 _TLS_ONLY_HOST = re.compile(
     r"\.rds\.amazonaws\.com\b|\.compute(?:-\d)?\.amazonaws\.com\b|\.azure\.com\b|\.neon\.tech\b|\.supabase\.(?:co|com)\b"
     r"|\.ondigitalocean\.com\b|\.render\.com\b|\.aivencloud\.com\b|\bcloudsql\b|\.rlwy\.net\b|\.railway\.app\b"
-    r"|\.timescale\.com\b|\.crunchybridge\.com\b",
+    r"|\.timescale\.com\b|\.crunchybridge\.com\b"
+    r"|\bheroku\b|\bapp\[(?:web|worker|release)\.\d+\]",  # Heroku's log lines: app[web.1]
     re.IGNORECASE,
 )
 
