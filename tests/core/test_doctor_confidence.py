@@ -102,6 +102,8 @@ def test_a_password_refused_over_tls_outweighs_no_pg_hba_entry_for_the_plain_att
 
 
 def test_a_pasted_log_is_read_line_by_line_and_the_first_error_outweighs_its_consequence() -> None:
+    # The rest of the aborted transaction is the second answer: a program may have gone on after
+    # the first error (caught it, or ran a script without ON_ERROR_STOP) and stopped on the rest.
     log = (
         "2024-05-01 10:00:00.120 UTC [4923] alex@neondb ERROR:  deadlock detected\n"
         "2024-05-01 10:00:00.120 UTC [4923] alex@neondb DETAIL:  Process 4923 waits for ShareLock; blocked by 4924.\n"
@@ -110,12 +112,12 @@ def test_a_pasted_log_is_read_line_by_line_and_the_first_error_outweighs_its_con
         " until end of transaction block"
     )
     found = diagnose(log)
-    assert (found.id, found.confidence) == ("deadlock", "high")
+    assert (ids(found), found.confidence) == (["deadlock", "transaction-aborted"], "medium")
     two = log.replace("deadlock detected", 'permission denied for table "attachments"') + (
         "\n2024-05-01 10:00:02.000 UTC [4925] alex@neondb ERROR:  canceling statement due to lock timeout"
     )
     found = diagnose(two)
-    assert found.confidence == "medium" and ids(found) == ["lock-timeout", "permission-denied"]
+    assert found.confidence == "medium" and ids(found) == ["lock-timeout", "permission-denied", "transaction-aborted"]
 
 
 def test_a_network_failure_beside_a_server_message_nobody_knows_is_not_the_answer() -> None:

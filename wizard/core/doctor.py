@@ -121,7 +121,8 @@ _EXCEPTION_NAME = re.compile(r"^\s*(?:\w+\.)*(\w+(?:Error|error|Exception|Timeou
 # connection or one address's network failure; and last "no route" (usually an IPv6 address
 # on a network without IPv6).
 _REFUSED_BY_HBA = frozenset({"no-pg-hba"})
-_ECHO = frozenset({"ssl-required", "transaction-aborted"})
+_ABORTED = "transaction-aborted"
+_ECHO = frozenset({"ssl-required", _ABORTED})
 _NETWORK = frozenset({"connection-dropped", "host-not-found", "connection-refused", "timeout"})
 _NO_ROUTE = frozenset({"network-unreachable", "ipv6-unusable"})
 
@@ -259,6 +260,10 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
     order = {rule.id: number for number, rule in enumerate(rules)}
     answers = sorted({hit.rule.id: hit.rule for hit in kept}.values(), key=lambda rule: order.get(rule.id, len(order)))
     first, others = answers[0], answers[1:]
+    if best == 0 and any(hit.rule.id == _ABORTED for hit in found) and first.id != _ABORTED:
+        # The rest of a transaction aborted by this error: the program went on after it (a
+        # caught error, a script without ON_ERROR_STOP), and that is the second answer.
+        others = [*others, rule_by_id(_ABORTED, rules)]
     sure = [hit for hit in kept if hit.rule is first]
     if all(hit.unsure for hit in sure):
         # Words that other rules fit as well ("in recovery mode": after a crash, or starting), or

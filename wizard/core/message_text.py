@@ -46,6 +46,8 @@ _STARTS_MESSAGE = re.compile(
     r"^\s*(?:(?!(?:DETAIL|HINT|TIPP|ASTUCE|CONTEXT|KONTEXT|CONTEXTE|STATEMENT|QUERY|LOCATION|LINE|ZEILE|SQLSTATE)\b)[A-Z]{3,}:\s"
     r"|[\w.]+: (?:error|fatal):|- host:|Multiple connection attempts|could not connect to server\b"
     r"|connection (?:failed|is bad|to server)\b|[\w.]*(?:Error|Exception):\s"
+    # a Python traceback, and its last line (psycopg2.errors.InFailedSqlTransaction: ...)
+    r"|Traceback \(most recent call last\):|(?:[a-z_]\w*\.)+[A-Z]\w*:\s"
     # psql running a script names the file and line of each statement's error; Node.js an
     # error's cause
     r"|psql:[^\n]*?:\d+: |\[cause\]:\s)"

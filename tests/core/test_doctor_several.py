@@ -1,0 +1,63 @@
+"""Texts that hold several messages: which one explains the failure, and what else is said."""
+
+from __future__ import annotations
+
+from wizard.core.doctor import Diagnosis, diagnose
+from wizard.core.message_text import split_attempts
+
+
+def ids(found: Diagnosis) -> list[str | None]:
+    return [found.id, *(alt.id for alt in found.alternatives)]
+
+
+CAUGHT_THEN_ABORTED = """\
+WARNING:etl:step 3 failed: duplicate key value violates unique constraint "audit_log_pkey"
+DETAIL:  Key (id)=(1) already exists.
+
+Traceback (most recent call last):
+  File "/opt/etl/jobs/notes.py", line 41, in <module>
+    cur.execute("UPDATE audit_log SET note = 'x' WHERE id = 2")
+psycopg2.errors.InFailedSqlTransaction: current transaction is aborted, commands ignored until end of transaction block
+"""
+
+
+def test_a_traceback_and_its_last_line_are_messages_of_their_own() -> None:
+    pieces = split_attempts(CAUGHT_THEN_ABORTED)
+    assert pieces[-1].startswith("psycopg2.errors.InFailedSqlTransaction: current transaction is aborted")
+    assert any(piece.startswith("Traceback (most recent call last):") for piece in pieces)
+
+
+def test_an_error_the_program_went_on_after_is_first_and_the_aborted_rest_second() -> None:
+    found = diagnose(CAUGHT_THEN_ABORTED)
+    assert ids(found) == ["unique-violation", "transaction-aborted"] and found.confidence == "medium"
+
+
+def test_the_aborted_rest_alone_is_its_own_answer() -> None:
+    found = diagnose(CAUGHT_THEN_ABORTED.split("\n\n", 1)[1])
+    assert found.id == "transaction-aborted"
+
+
+def test_a_crash_that_a_full_disk_explains_is_the_full_disk() -> None:
+    log = """\
+db-1  | 2025-04-02 03:17:55.412 UTC [61] PANIC:  could not write to file "pg_wal/xlogtemp.61": No space left on device
+db-1  | 2025-04-02 03:17:55.419 UTC [1] LOG:  WAL writer process (PID 61) was terminated by signal 6: Aborted
+db-1  | 2025-04-02 03:17:55.419 UTC [1] LOG:  terminating any other active server processes
+"""
+    assert diagnose(log).id == "disk-full"
+    assert diagnose(log.split("\n", 1)[1]).id == "server-crashed"  # the crash alone
+
+
+def test_node_postgres_pools_timeout_is_a_slow_connection_or_a_busy_pool() -> None:
+    text = "Error: timeout exceeded when trying to connect\n    at /srv/app/node_modules/pg-pool/index.js:45:11"
+    found = diagnose(text)
+    assert ids(found) == ["timeout", "client-pool-exhausted"] and found.confidence == "medium"
+
+
+def test_a_unique_violation_while_psql_copies_a_files_data_is_probably_a_restore() -> None:
+    text = """\
+psql:shop.sql:154: ERROR:  duplicate key value violates unique constraint "customers_pkey"
+DETAIL:  Key (id)=(1) already exists.
+CONTEXT:  COPY customers, line 1
+"""
+    found = diagnose(text)
+    assert ids(found)[:2] == ["restore-into-non-empty", "unique-violation"] and found.confidence == "medium"
