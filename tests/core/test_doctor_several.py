@@ -47,10 +47,18 @@ db-1  | 2025-04-02 03:17:55.419 UTC [1] LOG:  terminating any other active serve
     assert diagnose(log.split("\n", 1)[1]).id == "server-crashed"  # the crash alone
 
 
-def test_node_postgres_pools_timeout_is_a_slow_connection_or_a_busy_pool() -> None:
-    text = "Error: timeout exceeded when trying to connect\n    at /srv/app/node_modules/pg-pool/index.js:45:11"
-    found = diagnose(text)
-    assert ids(found) == ["timeout", "client-pool-exhausted"] and found.confidence == "medium"
+def test_a_pools_timeout_is_a_busy_pool_or_a_slow_connection() -> None:
+    node = "Error: timeout exceeded when trying to connect\n    at /srv/app/node_modules/pg-pool/index.js:45:11"
+    python = "psycopg_pool.PoolTimeout: couldn't get a connection after 30.00 sec"
+    for text in (node, python):
+        found = diagnose(text)
+        assert ids(found) == ["client-pool-exhausted", "timeout"] and found.confidence == "medium", text
+    # the pool could not connect at all, and its log says why
+    refused = (
+        "WARNING error connecting in 'pool-1': "
+        'connection to server at "10.0.0.5", port 5432 failed: Connection refused'
+    )
+    assert diagnose(refused + "\n" + python).id == "connection-refused"
 
 
 def test_a_unique_violation_while_psql_copies_a_files_data_is_probably_a_restore() -> None:
@@ -61,3 +69,18 @@ CONTEXT:  COPY customers, line 1
 """
     found = diagnose(text)
     assert ids(found)[:2] == ["restore-into-non-empty", "unique-violation"] and found.confidence == "medium"
+
+
+def test_pg_restore_creating_the_public_schema_is_no_sign_of_a_database_that_is_not_empty() -> None:
+    report = """\
+pg_restore: error: could not execute query: ERROR:  schema "public" already exists
+Command was: CREATE SCHEMA public;
+
+pg_restore: error: could not execute query: ERROR:  must be member of role "other_owner"
+Command was: ALTER TABLE public.customers OWNER TO other_owner;
+pg_restore: warning: errors ignored on restore: 2
+"""
+    assert diagnose(report).id == "restore-ownership"
+    tables = report.replace('schema "public"', 'relation "customers"')
+    tables = tables.replace("SCHEMA public;", "TABLE public.customers ();")
+    assert diagnose(tables).id == "restore-into-non-empty"  # a table already there is

@@ -245,8 +245,13 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
     return _Hit(found, text, by_code, code, general) if found else None
 
 
+# pg_restore creating the public schema every database already has (a dump of PostgreSQL 14 or
+# older, or one made with --clean): no sign of a database that is not empty, whatever else failed.
+_PUBLIC_SCHEMA = re.compile(r"^\s*(?:Command was: |[^\n]*:\s)CREATE SCHEMA public;", re.MULTILINE)
+
+
 def _rank(hit: _Hit) -> int:
-    if REFUSED_PLAIN.search(hit.text) or hit.rule.id in _ECHO:
+    if REFUSED_PLAIN.search(hit.text) or hit.rule.id in _ECHO or _PUBLIC_SCHEMA.search(hit.text):
         return 2
     if hit.rule.id in _REFUSED_BY_HBA:
         return 1
