@@ -221,6 +221,7 @@ SERVER_ERRORS: tuple[Message, ...] = _in(
     "could not serialize access due to read/write dependencies among transactions",
     "canceling statement due to statement timeout", "canceling statement due to user request",
     "canceling statement due to conflict with recovery",
+    "terminating connection due to conflict with recovery", "terminating connection due to transaction timeout",
     "cannot execute %s in a read-only transaction", "cannot execute %s during recovery",
     "cannot set transaction read-write mode inside a read-only transaction",
     "%s cannot run inside a transaction block",
@@ -268,8 +269,19 @@ SERVER_ERRORS: tuple[Message, ...] = _in(
     "permission denied to create role", 'permission denied to set role "%s"', 'permission denied to set parameter "%s"',
     "permission denied to COPY from a file", "permission denied to COPY to a file",
     "permission denied to COPY to or from an external program",
+    # Server features kept for superusers and the roles granted them (PostgreSQL 14's "a member
+    # of", 15's "have privileges of", 16's plain "must be superuser").
+    *(f"must be superuser or {who} the pg_{role} role to COPY {what}" for who in ("a member of", "have privileges of")
+      for role, what in (("read_server_files", "from a file"), ("write_server_files", "to a file"),
+                         ("execute_server_program", "to or from an external program"))),
+    "must be superuser to COPY to or from a file", "must be superuser to COPY to or from an external program",
+    "must be superuser to create custom procedural language", 'must be superuser to create procedural language "%s"',
+    "must be superuser to create a base type", "must be superuser to execute ALTER SYSTEM command",
+    "must be superuser to alter settings globally", "must be superuser to create subscriptions",
+    "must be superuser to create FOR ALL TABLES publication", "must be superuser",
     "cannot drop %s because other objects depend on it",
     'role "%s" cannot be dropped because some objects depend on it',
+    "cannot alter type of a column used by a view or rule",
     *(f'{kind} "%s" already exists' for kind in (
         "type", "schema", "database", "role", "extension", "event trigger", "check constraint", "access method",
         "collation", "conversion", "foreign-data wrapper", "language", "publication", "server", "statistics object",
@@ -294,6 +306,7 @@ SERVER_ERRORS: tuple[Message, ...] = _in(
     'prepared statement "%s" already exists', 'prepared statement "%s" does not exist',
     'relation "%s" does not exist', 'relation "%s.%s" does not exist', 'column "%s" does not exist',
     'column "%s" of relation "%s" does not exist', 'schema "%s" does not exist',
+    "no schema has been selected to create in",
     'could not extend file "%s": %m', 'could not extend file "%s" with FileFallocate(): %m',
     'could not extend file "%s": wrote only %d of %d bytes at block %u',
     "out of memory", "out of shared memory", "out of shared memory (%zu bytes requested)",
@@ -318,6 +331,8 @@ MESSAGES: tuple[Message, ...] = (
     + PG_DUMP
     + PG_DUMP_DISK_FULL
     + SERVER_ERRORS
+    # a column named with its table (psql's "column t.x does not exist"): its names decide nothing
+    + (Message("postgres", "column %s.%s does not exist", rule="undefined-table"),)
     + GENERAL
     + FALLBACKS
 )

@@ -41,8 +41,9 @@ _MUTATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
         # any quoted name first (tables, constraints, types; not libpq's own keywords, such as the
-        # "port" of 'for connection option "port"'); the lines below then set some on purpose
-        (r"(?<!connection option \")(?<=[\"»])[a-z_][a-z0-9_]*(?=[\"«])", "renamed_obj"),
+        # "port" of 'for connection option "port"', nor the type German's "numeric field overflow"
+        # quotes as a name: "Feldüberlauf bei Typ »numeric«"); the lines below then set some on purpose
+        (r"(?<!connection option \")(?<=[\"»])(?!numeric«)[a-z_][a-z0-9_]*(?=[\"«])", "renamed_obj"),
         # host names, without touching the part before an '@' (a piece of a password)
         (r"(?<=[@\"'(])(?:ep-[a-z0-9-]+\.[a-z0-9.-]+\.neon\.tech|no-such-host\.invalid|db\.example\.com|db\.internal)",
          "pg-17.eu-west.internal.example.org"),

@@ -112,3 +112,14 @@ def test_a_keyword_and_the_systems_words_are_filled_in_as_the_tools_fill_them() 
     assert diagnose(f"pg_dump: fel: {enospc}").id == "local-disk-full"
     # The same words with another errno (a read-only folder) are not a full disk.
     assert diagnose(f"pg_dump: fel: {swedish.replace('%m', 'Åtkomst nekas')}").id != "local-disk-full"
+
+
+def test_libpqs_words_and_the_systems_under_them_are_both_read_back_in_english() -> None:
+    # libpq 15's German for 'could not translate host name "%s" to address: %s' with glibc's
+    # German for EAI_NONAME: the host holds the end of a password with an unencoded '@'.
+    text = (
+        "psql: Fehler: konnte Hostnamen »ss@db.example.org« nicht in Adresse übersetzen: "
+        "Der Name oder der Dienst ist nicht bekannt"
+    )
+    assert diagnose(text).id == "password-encoding"
+    assert diagnose(text.replace("ss@db", "db")).id == "host-not-found"

@@ -365,24 +365,29 @@ def _by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | No
     it), or else the one its translation is listed for; and that English."""
     if not text:
         return None
-    lowered = text.lower()
+    # Every part in another language read back in English, names included (libpq's words and the
+    # system's under them may both be translated): the message then reaches the rule its English
+    # would (names decide: the migration's own objects or any other, a URL where a keyword
+    # belongs, an IPv6 address read as a port, a password's "@" in a host name); the rule the
+    # first translation is listed for is the general answer.
+    reading, listed, english = text, None, ""
     for translated in wordings():
-        match = translated.search(text, lowered)
+        match = translated.search(reading, reading.lower())
         if match is None:
             continue
-        listed = next((rule for rule in rules if rule.id == translated.rule), None)
+        rule = next((rule for rule in rules if rule.id == translated.rule), None)
         if listed is None:
-            return None
-        # Read back in English, names included, the message reaches the rule its English would
-        # (names decide: the migration's own objects or any other, a URL where a keyword
-        # belongs, an IPv6 address read as a port); the listed rule is the general answer.
-        english = translated.english(match)
-        for reading in (text[: match.start()] + english + text[match.end() :], english):
-            found = next((rule for rule in rules if rule.matches(reading)), None)
-            if found is not None:
-                return found, reading
-        return listed, english
-    return None
+            if rule is None:
+                return None
+            listed, english = rule, translated.english(match)
+        reading = reading[: match.start()] + translated.english(match) + reading[match.end() :]
+    if listed is None:
+        return None
+    for candidate in (reading, english):
+        found = next((rule for rule in rules if rule.matches(candidate)), None)
+        if found is not None:
+            return found, candidate
+    return listed, english
 
 
 def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> tuple[Rule | None, bool]:
