@@ -164,7 +164,7 @@ LIBPQ_KEYWORDS: tuple[Message, ...] = tuple(
 # "could not write to output file: %m" nor "server version: %s; %s version: %s" (see LEFT_OUT).
 PG_DUMP: tuple[Message, ...] = _in(
     "pg_dump",
-    "aborting because of server version mismatch", "unsupported version (%d.%d) in file header",
+    "aborting because of server version mismatch",
     "input file does not appear to be a valid archive", "input file does not appear to be a valid archive (too short?)",
     'directory "%s" does not appear to be a valid archive ("toc.dat" does not exist)',
     "input file is too short (read %lu, expected 5)", "did not find magic string in file header",
@@ -333,6 +333,8 @@ MESSAGES: tuple[Message, ...] = (
     + SERVER_ERRORS
     # a column named with its table (psql's "column t.x does not exist"): its names decide nothing
     + (Message("postgres", "column %s.%s does not exist", rule="undefined-table"),)
+    # a newer pg_dump's archive, mostly; its version read back in English decides (a garbage header)
+    + (Message("pg_dump", "unsupported version (%d.%d) in file header", rule="version-mismatch"),)
     + GENERAL
     + FALLBACKS
 )

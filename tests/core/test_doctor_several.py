@@ -84,3 +84,21 @@ pg_restore: warning: errors ignored on restore: 2
     tables = report.replace('schema "public"', 'relation "customers"')
     tables = tables.replace("SCHEMA public;", "TABLE public.customers ();")
     assert diagnose(tables).id == "restore-into-non-empty"  # a table already there is
+
+
+def test_pgbouncers_own_login_to_the_server_failing_is_the_poolers_password() -> None:
+    log = """\
+LOG C-0x55eca9a80d80: shop/app@127.0.0.1:40508 login attempt: db=shop user=app tls=no
+LOG C-0x55eca9a80d80: shop/app@127.0.0.1:40508 closing because: password authentication failed for user "app" (age=0s)
+LOG S-0x55eca9a886c0: shop/app@127.0.0.1:5432 closing because: login failed (age=0s)
+"""
+    assert diagnose(log).id == "pooler-server-login"
+    assert diagnose(log.rsplit("LOG S-", 1)[0]).id == "password-failed"  # the client's own password
+
+
+def test_an_archive_version_no_pg_dump_wrote_is_a_broken_file_not_a_newer_one() -> None:
+    assert diagnose("pg_restore: error: unsupported version (1.16) in file header").id == "version-mismatch"
+    assert diagnose("pg_restore: error: unsupported version (32.103) in file header").id == "backup-file-invalid"
+    russian = "pg_restore: ошибка: неподдерживаемая версия (32.103) в заголовке файла"
+    assert diagnose(russian).id == "backup-file-invalid"
+    assert diagnose(russian.replace("32.103", "1.16")).id == "version-mismatch"

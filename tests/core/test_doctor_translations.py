@@ -53,6 +53,8 @@ LANGUAGES_16 = LANGUAGES_14 | {"id", "ka", "pl", "pt_BR", "tr"}
 
 # A rule that only the migration's own names reach, and the rule any other name gets.
 NAMED_OTHERWISE = {"already-exists": "object-already-exists"}
+# Numbers decide, as names do: an archive version no pg_dump wrote is a broken file, not a newer one.
+NUMBERS_DECIDE = frozenset({"unsupported version (%d.%d) in file header"})
 
 
 def _filled(template: str, names: tuple[str, ...] = NAMES) -> str:
@@ -184,7 +186,7 @@ def test_every_wording_of_every_version_is_recognized_as_its_english_rule_with_o
         # where a name belongs), the answer is the English one for the same names: these names
         # are none of the migration's objects.
         expected = NAMED_OTHERWISE.get(rule_id, rule_id)
-        if message in GENERAL:
+        if message in GENERAL or message.msgid in NUMBERS_DECIDE:
             expected = diagnose(_as_received(message, _filled(english(message, "%s")))).id or rule_id
         assert found_id == expected, f"{where}: {filled!r} read as {found_id}, not {expected}"
         checked.add((language, text))
@@ -237,7 +239,7 @@ def test_each_message_is_read_as_its_english_text_is() -> None:
         elif message in GENERAL:  # the English reading depends on the name; the translation takes the general rule
             assert rule_id in ("malformed-url", "host-not-found", "database-missing", "already-exists")
         else:
-            assert diagnose(english(message)).id == rule_id, message
+            assert diagnose(english(message).replace("(7.7)", "(1.16)")).id == rule_id, message
     # in the doctor's order: the specific rule first, libpq's hint last of all
     tail = [message for _, message in ORDERED][-len(GENERAL + FALLBACKS) :]
     assert set(tail[: len(GENERAL)]) == set(GENERAL) and tail[len(GENERAL) :] == list(FALLBACKS)
@@ -263,7 +265,7 @@ def test_the_shipped_file_holds_each_wording_once_with_the_versions_that_use_it(
 def test_the_english_wording_of_every_message_is_recognized() -> None:
     # What a server or libpq sends in English, or in a language whose catalog lacks the message.
     for rule_id, message in ORDERED:
-        if message in FALLBACKS or message in GENERAL:
+        if message in FALLBACKS or message in GENERAL or message.msgid in NUMBERS_DECIDE:
             continue
         text = translated({message.msgid: message.msgid}, message.msgid, message.last, first=message.first)
         assert text is not None

@@ -1,11 +1,11 @@
 """Messages as a terminal shows them: Windows PowerShell (5.1) wraps a program's first line on
 stderr at the console's width inside its error record, and shows the other lines of a libpq
-message of several lines apart from it."""
+message of several lines apart from it; a Windows console may show UTF-8 in its own code page."""
 
 from __future__ import annotations
 
 from wizard.core.doctor import diagnose
-from wizard.core.message_text import unwrap_native_error
+from wizard.core.message_text import repair_misdecoded, unwrap_native_error
 
 # psql's password failure as PowerShell 5.1 shows it in an 80-column console: the words the
 # rule reads ("password authentication failed for user") are cut by the wrap.
@@ -58,3 +58,31 @@ def test_the_first_line_of_a_translated_libpq_message_of_several_lines_is_enough
     ):
         text = f'psql: error: connection to server at "db.example.org" (10.1.2.3), port 5432 failed: {first_line}'
         assert diagnose(text).id == "connection-dropped", first_line
+
+
+def test_a_line_a_windows_console_misread_is_read_as_utf8_again() -> None:
+    # UTF-8 shown as cp850 (the Spanish server's words) and as cp1252 (PowerShell's German)
+    spanish = "ERROR:  llave duplicada viola restricción de unicidad «clientes_email_key»"
+    assert repair_misdecoded(spanish.encode().decode("cp850")) == spanish
+    assert diagnose(spanish.encode().decode("cp850")).id == "unique-violation"
+    german = 'Die Benennung "psql" wurde nicht als Name eines ausführbaren Programms erkannt.'
+    assert repair_misdecoded(german.encode().decode("cp1252")) == german
+    for text in (spanish, german, "ОШИБКА:  отношение «x» не существует", "plain words"):
+        assert repair_misdecoded(text) == text  # real text in any language is left alone
+
+
+def test_powershells_record_of_a_command_it_cannot_find_is_the_missing_tool_in_any_language() -> None:
+    record = """\
+psql : Die Benennung "psql" wurde nicht als Name eines Cmdlet erkannt.
+In Zeile:1 Zeichen:1
++ psql "postgresql://app@db.example.org/shop"
++ ~~~~
+    + CategoryInfo          : ObjectNotFound: (psql:String) [], CommandNotFoundException
+    + FullyQualifiedErrorId : CommandNotFoundException
+"""
+    assert diagnose(record).id == "tool-missing"
+
+
+def test_a_url_wrapped_inside_a_value_is_the_line_break_not_the_value() -> None:
+    assert diagnose('psql: error: invalid sslmode value: "require\n"').id == "url-has-spaces"
+    assert diagnose('psql: error: invalid sslmode value: "requre"').id == "sslmode-invalid"

@@ -70,6 +70,7 @@ from wizard.core.hba_refusal import REFUSED_PLAIN, unlisted_first
 from wizard.core.message_signs import OTHER_SERVICE, POSTGRES_SIGN
 from wizard.core.message_text import (
     redact_message,
+    repair_misdecoded,
     split_attempts,
     split_message,
     sqlstate_in,
@@ -147,7 +148,7 @@ def diagnose(
     given = (sqlstate or "").strip().upper() or None
     code = given or sqlstate_in(text)
     raw = redact_message(text.strip())
-    text = unwrap_native_error(text)
+    text = repair_misdecoded(unwrap_native_error(text))
     pieces = split_attempts(text)
     found = [hit for hit in (_read(rules, piece, given or sqlstate_in(piece)) for piece in pieces) if hit]
     if not found:  # a SQLSTATE on another line than its message

@@ -83,6 +83,30 @@ def unwrap_native_error(text: str) -> str:
     return "\n".join([*lines[:start], joined, *lines[plus - 1 :]])
 
 
+# A console that read UTF-8 as its own code page (Windows: cp1252 or cp850) shows each accented
+# letter as two or three others ("ausfÃ¼hrbar", "restricci├│n"). Such a line, written back in that
+# code page, is valid UTF-8 again; a line in any real language almost never is.
+_MISREAD_AS = ("cp1252", "cp850")
+
+
+def repair_misdecoded(text: str) -> str:
+    """The text with each line that a console mis-decoded (UTF-8 read as cp1252 or cp850) read
+    as UTF-8 again; other lines as they are."""
+    if text.isascii():
+        return text
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        if line.isascii():
+            continue
+        for code_page in _MISREAD_AS:
+            try:
+                lines[number] = line.encode(code_page).decode("utf-8")
+                break
+            except UnicodeError:
+                continue
+    return "\n".join(lines)
+
+
 def split_attempts(text: str) -> list[str]:
     """The messages in a text: each attempt libpq reports (also several on one line), each
     ERROR/FATAL line of a pasted log (its prefix of time and process left out) and each

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 TRANSLATIONS_FILE = Path(__file__).with_name("doctor_translations.toml")
+# Any printf conversion of a msgid (%s, %d, %u, %2$s, %m ...): the wordings write each as %s.
+_ARGUMENT = re.compile(r"%(?:\d+\$)?[-+ #0']*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t|L)?[diouxXeEfgGcspm]")
 _ERRNO_LAST = re.compile(r"%m(?!.*%(?:\d+\$)?s)", re.DOTALL)  # a msgid whose last conversion is %m
 # The quotation marks messages put around a name, in any language ("x", »x«, „x“, «x», 「x」).
 QUOTES = '"\u00ab\u00bb\u201e\u201c\u201d\u300c\u300d\u300e\u300f\u201a\u2018\u2019'
@@ -49,7 +51,7 @@ class Translated:
         names = dict(zip(self.order, (name.strip() for name in match.groups()), strict=True))
         # errno's words (%m, no argument of its own) as the last one, where `last` fills it
         msgid = self.msgid.replace("%m", "%s") if self.last and _ERRNO_LAST.search(self.msgid) else self.msgid
-        parts = re.split(r"%(?:\d+\$)?s", msgid)
+        parts = _ARGUMENT.split(msgid)
         if self.first:
             names[1] = self.first
         if self.last:
