@@ -372,8 +372,10 @@ def _by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | No
     # belongs, an IPv6 address read as a port, a password's "@" in a host name); the rule the
     # first translation is listed for is the general answer.
     reading, listed, english = text, None, ""
-    for translated in wordings():
-        match = translated.search(reading, reading.lower())
+    lowered = text.lower()
+    # Only the wordings whose longest word the text holds can match (a cheap first test).
+    for translated in [wording for wording in wordings() if wording.literal in lowered]:
+        match = translated.pattern.search(reading)
         if match is None:
             continue
         rule = next((rule for rule in rules if rule.id == translated.rule), None)
