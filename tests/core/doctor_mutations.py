@@ -42,8 +42,10 @@ _MUTATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, replacement in (
         # any quoted name first (tables, constraints, types; not libpq's own keywords, such as the
         # "port" of 'for connection option "port"', nor the type German's "numeric field overflow"
-        # quotes as a name: "Feldüberlauf bei Typ »numeric«"); the lines below then set some on purpose
-        (r"(?<!connection option \")(?<=[\"»])(?!numeric«)[a-z_][a-z0-9_]*(?=[\"«])", "renamed_obj"),
+        # quotes as a name: "Feldüberlauf bei Typ »numeric«", nor a tool Windows could not find: 'Der
+        # Befehl "psql" ...'); the lines below then set some on purpose
+        (r"(?<!connection option \")(?<=[\"»])(?!numeric«|(?:psql|pg_dump|pg_restore|pg_dumpall)[\"«])"
+         r"[a-z_][a-z0-9_]*(?=[\"«])", "renamed_obj"),
         # host names, without touching the part before an '@' (a piece of a password)
         (r"(?<=[@\"'(])(?:ep-[a-z0-9-]+\.[a-z0-9.-]+\.neon\.tech|no-such-host\.invalid|db\.example\.com|db\.internal)",
          "pg-17.eu-west.internal.example.org"),

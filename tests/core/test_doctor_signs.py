@@ -1,6 +1,6 @@
 """A network failure (refused, timed out, unknown host, dropped) is answered with confidence only
-in a text that shows PostgreSQL: any program's connection fails in those words
-(wizard/core/message_signs.py)."""
+in a text that shows PostgreSQL: any program's connection fails in those words; another
+database's error is not answered at all (wizard/core/message_signs.py)."""
 
 from __future__ import annotations
 
@@ -50,3 +50,37 @@ def test_an_answer_read_beside_a_server_message_no_rule_knows_is_only_probable()
     assert (found.id, found.confidence) == ("no-pg-hba", "medium")
     refused = 'no pg_hba.conf entry for host "10.0.0.9", user "app", database "shop", SSL encryption'
     assert diagnose(attempt + refused + "\n" + note).confidence == "high"  # the server's own words
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SQLSTATE[08004] [1040] Too many connections (Connection: mysql, SQL: select * from `sessions`)",
+        "ORA-00060: deadlock detected while waiting for resource",
+        "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: YES)",
+        "Msg 1205, Level 13, State 51: Transaction was deadlocked on lock resources with another process",
+    ],
+)
+def test_another_databases_error_in_words_postgresql_shares_is_not_answered(text: str) -> None:
+    found = diagnose(text)
+    assert found.confidence == "low" and found.id is None, text
+
+
+def test_another_databases_url_given_to_postgresql_is_still_the_url() -> None:
+    found = diagnose('missing "=" after "mysql://app:pw@127.0.0.1/shop" in connection info string')
+    assert (found.id, found.confidence) == ("url-bad-scheme", "high")
+
+
+def test_words_of_the_server_and_of_other_programs_about_disk_and_memory() -> None:
+    docker = "failed to register layer: write /usr/lib/postgresql/16/lib/llvmjit.so: no space left on device"
+    assert diagnose(docker).id is None
+    assert diagnose('PANIC:  could not write to file "pg_wal/xlogtemp.61": No space left on device').id == "disk-full"
+    killed = "Out of memory: Killed process 41822 (postgres) total-vm:9876544kB, anon-rss:7123456kB"
+    assert diagnose(killed).id == "server-crashed"  # the kernel's OOM killer ended a server process
+    assert diagnose("ERROR:  out of memory\nDETAIL:  Failed on request of size 1024.").id == "out-of-memory"
+
+
+def test_a_setting_the_server_refuses_while_starting_the_session_came_in_the_options() -> None:
+    refused = 'FATAL:  unrecognized configuration parameter "cluster"'
+    text = f'psql: error: connection to server at "10.8.0.3", port 5432 failed: {refused}'
+    assert diagnose(text).id == "url-options-encoding"

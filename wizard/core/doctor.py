@@ -67,7 +67,7 @@ from itertools import pairwise
 
 from wizard.core.diagnosis import GENERAL_CHECKLIST, UNKNOWN_TITLE, Alternative, Diagnosis, unknown
 from wizard.core.hba_refusal import REFUSED_PLAIN, unlisted_first
-from wizard.core.message_signs import OTHER_SERVICE, POSTGRES_SIGN
+from wizard.core.message_signs import OTHER_DATABASE, OTHER_SERVICE, POSTGRES_NAMED, POSTGRES_SIGN
 from wizard.core.message_text import (
     redact_message,
     repair_misdecoded,
@@ -293,6 +293,9 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
         # Two answers; or a network failure (refused, timed out, unknown host) in a text with no
         # sign of PostgreSQL: any program's connection fails in those words.
         confidence = "medium" if confidence == "high" else confidence
+    if OTHER_DATABASE.search(raw) and not POSTGRES_NAMED.search(raw):
+        # Another database's error: words PostgreSQL shares do not make its cause PostgreSQL's.
+        confidence = "low"
     if best >= 3 and (unexplained or (OTHER_SERVICE.search(raw) and not POSTGRES_SIGN.search(raw))):
         # A server said something no rule knows, or the failure is another service's (a web API,
         # Redis): the network failure is not the answer.

@@ -37,3 +37,20 @@ POSTGRES_SIGN = re.compile(
     r"|connection timeout expired|failed to resolve host|failed to connect to .user=|,\s?(?:5432|6432)\)",
     re.IGNORECASE,
 )
+
+# Another database's own error (MySQL's "ERROR 1045 (28000)" and PDO's "SQLSTATE[08004] [1040]",
+# Oracle's ORA-, SQL Server's "Msg 1205, Level 13", SQLite's, MongoDB's, Redis's): its words may be
+# PostgreSQL's too ("Too many connections", "deadlock detected"), its causes and fixes are not. (Its
+# URL given to a PostgreSQL tool is no such error: the URL rules answer that.)
+OTHER_DATABASE = re.compile(
+    r"\b(?:MySQL|MariaDB|pymysql|mysqli|mysql2)\b(?![+\w]*://)|\bSQLSTATE\[\w{5}\] \[\d{4}\]|\bERROR \d{4} \(\w{5}\)"
+    r"|\bORA-\d{5}\b|\bTNS:|\bSQL Server\b|\bmssql\b|\bMsg \d+, Level \d+|\bSQLITE_[A-Z]+\b|\bsqlite3?\b"
+    r"|\bMongo\w*(?:Error|Exception)\b|\bRedis\w*(?:Error|Exception)\b|\bERR max number of clients\b",
+    re.IGNORECASE,
+)
+# PostgreSQL named: its programs, drivers and library (not words other databases share, as SQLSTATE).
+POSTGRES_NAMED = re.compile(
+    r"postgres|\bpsql\b|\bpg_\w|libpq|psycopg|asyncpg|\bpgx\b|node_modules/pg\b|pg-(?:protocol|pool)|pgbouncer"
+    r"|\bneon\b|\bPG::|org\.postgresql|npgsql",
+    re.IGNORECASE,
+)

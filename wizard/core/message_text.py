@@ -26,7 +26,7 @@ _QUOTED_SQL = re.compile(
 _DETAIL = re.compile(r"^\s*(?:DETAIL|HINT|(?:pg_dump|pg_restore|pg_dumpall|psql): (?:detail|hint)):", re.IGNORECASE)
 # A line that starts a new message (after a DETAIL, HINT or quoted SQL).
 _NEW_MESSAGE = re.compile(
-    r"^\s*(?:[A-Z]+:\s|[\w.]+: (?:error|fatal|warning):|- host:|Multiple connection attempts"
+    r"^\s*(?:[A-Z]+:\s|(?:error|fatal):\s|[\w.]+: (?:error|fatal|warning):|- host:|Multiple connection attempts"
     r"|connection (?:failed|is bad|to server)|(?:sending|consuming|flushing) \w+ failed)",
 )
 # Parts of a password that libpq took for a host name ('ss@host' from 'p@ss@host').
