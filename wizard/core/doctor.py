@@ -76,6 +76,7 @@ from wizard.core.message_text import (
     sqlstate_in,
     unwrap_native_error,
 )
+from wizard.core.rule_reading import by_sqlstate, by_translation
 from wizard.core.rules import (
     ACTIONS,
     CONFIDENCES,
@@ -85,7 +86,6 @@ from wizard.core.rules import (
     load_rules,
     rule_by_id,
 )
-from wizard.core.translated_messages import wordings
 
 # Defined in rules.py, diagnosis.py and message_text.py; imported from here by the screens, commands and tests.
 __all__ = [
@@ -230,14 +230,14 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
     """One message: by its SQLSTATE, then its message lines, its DETAIL/HINT lines, and last
     the translations of login failures."""
     primary, details = split_message(text)
-    found, general = _by_sqlstate(rules, code, (primary, details)) if code else (None, False)
+    found, general = by_sqlstate(rules, code, (primary, details)) if code else (None, False)
     by_code = found is not None
     found = found or next((rule for rule in rules if rule.matches(primary)), None)
     if found is None and not code:
         # The message's own words in another language before its DETAIL/HINT lines (a translated
         # crash warning before libpq's "server closed the connection"), weighed as its English
         # (a translated "no pg_hba.conf entry ..., no encryption" too).
-        found, text = _by_translation(primary, rules) or (None, text)
+        found, text = by_translation(primary, rules) or (None, text)
     found = found or next((rule for rule in rules if rule.matches(details)), None)
     if found is not None and details:
         # A DETAIL line that names the cause more precisely (the server's log says 'Role "x"
@@ -361,60 +361,6 @@ def explain(error: BaseException) -> Diagnosis:
         # The wizard added a step of its own (say, "run status to see whether it committed").
         return replace(found, fix=error.fix, raw=raw)
     return replace(found, raw=raw)
-
-
-def _by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | None:
-    """A message a server sent in another language (it comes without a SQLSTATE): the rule its
-    English text reaches (in its context first: pg_restore's "could not execute query:" before
-    it), or else the one its translation is listed for; and that English."""
-    if not text:
-        return None
-    # Every part in another language read back in English, names included (libpq's words and the
-    # system's under them may both be translated): the message then reaches the rule its English
-    # would (names decide: the migration's own objects or any other, a URL where a keyword
-    # belongs, an IPv6 address read as a port, a password's "@" in a host name); the rule the
-    # first translation is listed for is the general answer.
-    reading, listed, english = text, None, ""
-    lowered = text.lower()
-    # Only the wordings whose longest word the text holds can match (a cheap first test).
-    for translated in [wording for wording in wordings() if wording.literal in lowered]:
-        match = translated.pattern.search(reading)
-        if match is None:
-            continue
-        rule = next((rule for rule in rules if rule.id == translated.rule), None)
-        if listed is None:
-            if rule is None:
-                return None
-            listed, english = rule, translated.english(match)
-        reading = reading[: match.start()] + translated.english(match) + reading[match.end() :]
-    if listed is None:
-        return None
-    for candidate in (reading, english):
-        found = next((rule for rule in rules if rule.matches(candidate)), None)
-        if found is not None:
-            return found, candidate
-    return listed, english
-
-
-def _by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> tuple[Rule | None, bool]:
-    """The rule for a SQLSTATE, and whether it is only the code's general rule (the words of the
-    message were not recognized)."""
-    candidates = [rule for rule in rules if code in rule.sqlstates]
-    for part in parts:
-        specific = next((rule for rule in candidates if rule.matches(part)), None)
-        if specific:
-            return specific, False
-    # A translated message: read as its translation says (names included), among this code's rules.
-    translated = _by_translation(parts[0], tuple(candidates))
-    if translated is not None:
-        return translated[0], False
-    # The text is not recognized (worded differently): the general rule for the code, unless
-    # the names it quotes say it is not that rule's (then a sibling that needs no names).
-    text = "\n".join(parts)
-    general = [rule for rule in candidates if not rule.needs_text_for(code) and rule.names_fit(text) is not False]
-    if general:
-        return general[0], True
-    return next((rule for rule in candidates if not rule.names and any(r.names for r in candidates)), None), True
 
 
 def _message_lines(pieces: list[str]) -> list[str]:
