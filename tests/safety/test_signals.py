@@ -19,6 +19,7 @@ import pytest
 
 from tests.cli_runner import start_process
 from tests.conftest import TestDatabase
+from tests.safety.copy_servers import servers_in
 from wizard.core.defaults import APPLICATION_NAME
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
@@ -242,7 +243,9 @@ def test_sigterm_mid_rehearsal_stops_and_removes_the_local_copy(db: TestDatabase
                 break
         else:
             raise AssertionError("the rehearsal never reached its copy")
-        servers = [p for p in psutil.Process(wizard.pid).children(recursive=True) if p.name() == "postgres"]
+        copies = data / "migration-wizard" / "rehearsals"
+        servers = servers_in(copies)
+        assert servers, "the local copy's server is not running"
         out, err, took = _stopped(wizard, signal.SIGTERM)
     finally:
         if wizard.poll() is None:
@@ -251,9 +254,8 @@ def test_sigterm_mid_rehearsal_stops_and_removes_the_local_copy(db: TestDatabase
     assert "Traceback" not in err
     assert _result(out)["exit"] == 143
     deadline = time.monotonic() + 10
-    while any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in servers):
+    while servers_in(copies):
         assert time.monotonic() < deadline, "the local copy's server was left running"
         time.sleep(0.1)
-    copies = data / "migration-wizard" / "rehearsals"
     assert not copies.exists() or list(copies.iterdir()) == [], "the local copy's files were left"
     assert db.scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = 'storage_key'") == 0

@@ -1,6 +1,7 @@
 """Quitting the wizard's screens while a migration, rollback or restore runs on the server: the
 statement is cancelled on the server, the wizard says it is waiting, and it exits only once the
 transaction is rolled back and the report written. A restore can be cancelled on its own too.
+A rehearsal quit mid-way stops its local copy's server and removes its files first.
 
 Each operation is made to wait on the server: the test holds a lock (an open transaction that
 read the table) and the wizard's lock timeout is longer than the test."""
@@ -24,16 +25,20 @@ from textual.widgets import Input, Static
 from textual.worker import WorkerState
 
 from tests.conftest import TestDatabase
+from tests.safety.copy_servers import servers_in
 from wizard.core import engine, paths
 from wizard.core.backup import BackupResult, run_backup
 from wizard.core.connection import connect
 from wizard.core.defaults import APPLICATION_NAME
+from wizard.core.events import RehearsalStep
 from wizard.core.migrations import load_migrations
 from wizard.core.runner import RunOptions
 from wizard.tui.app import QUIT_WAIT, WizardApp
+from wizard.tui.messages import EngineEvent
 from wizard.tui.run import quit_on_signals
 from wizard.tui.screens.confirm import ConfirmScreen
 from wizard.tui.screens.migrate import MigrateScreen
+from wizard.tui.screens.rehearse import RehearsalFinished
 from wizard.tui.screens.restore import RestoreScreen
 from wizard.tui.screens.rollback import RollbackScreen
 from wizard.tui.state import FlowState
@@ -91,9 +96,9 @@ async def _quit_and_wait(app: WizardApp, pilot: Any) -> float:
     return time.monotonic() - started
 
 
-def _said_it_waits(messages: list[object], what: str) -> None:
+def _said_it_waits(messages: list[object], what: str, waiting: str = "the server to roll back") -> None:
     shown = [m.notification.message for m in messages if isinstance(m, Notify)]
-    assert f"Cancelling the {what}: waiting for the server to roll back ..." in shown, shown
+    assert f"Cancelling the {what}: waiting for {waiting} ..." in shown, shown
 
 
 def _rolled_back_and_gone(app: WizardApp, db: TestDatabase, waited: float) -> None:
@@ -257,3 +262,36 @@ async def test_quitting_mid_restore_waits_until_the_server_has_rolled_it_back(
         _rolled_back_and_gone(app, db, waited)
         assert _counts(db) == before
     assert db.scalar("SELECT to_regclass('public.image_analyses')") is not None
+
+
+def _steps(messages: list[object]) -> set[str]:
+    return {m.event.step for m in messages if isinstance(m, EngineEvent) and isinstance(m.event, RehearsalStep)}
+
+
+async def test_quitting_mid_rehearsal_stops_and_removes_the_local_copy(
+    db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copies = tmp_path / "rehearsals"
+    copies.mkdir()
+    monkeypatch.setattr(paths, "rehearsals_dir", lambda: copies)
+    messages: list[object] = []
+    app = _app(db)
+    async with app.run_test(size=(100, 40), message_hook=messages.append) as pilot:
+        await pilot.click("#test")
+        await _settle(app, pilot)
+        app.go("review")
+        await _settle(app, pilot)
+        await pilot.press("ctrl+r", "enter")  # Review's "Rehearse on a local copy", then start it
+        deadline = time.monotonic() + 60
+        while not _steps(messages) & {"server"}:  # the copy's server is starting: seconds, not less
+            assert time.monotonic() < deadline, "the rehearsal never started its copy"
+            await pilot.pause(0.02)
+        waited = await _quit_and_wait(app, pilot)
+    finished = {id(m): m for m in messages if isinstance(m, RehearsalFinished)}.values()  # seen as it bubbles
+    assert [(m.result, m.problem) for m in finished] == [(None, None)]  # cancelled, not passed or failed
+    assert app.operation is not None and app.operation.state is WorkerState.SUCCESS and waited < QUIT_WAIT - 2
+    _said_it_waits(messages, "rehearsal", "the local copy to be stopped and removed")
+    assert "cleanup" in _steps(messages)  # "Removed the copy: its server stopped, its folder deleted."
+    assert servers_in(copies) == [], "the local copy's server was left running"
+    assert list(copies.iterdir()) == [], "the local copy's files were left"
+    assert db.scalar(STORAGE_KEY) == 0

@@ -37,6 +37,8 @@ SCREENS_BY_NAME = {
 # A cancelled statement stops and rolls back in well under a second; a server that does not
 # answer the cancel in this long is unlikely to, and closing the connection rolls back too.
 QUIT_WAIT = 8.0
+# What quitting waits for, by operation: a rehearsal changed nothing on the server to roll back.
+WAITING_FOR = {"rehearsal": "the local copy to be stopped and removed"}
 
 
 class WizardApp(App[None]):
@@ -128,8 +130,9 @@ class WizardApp(App[None]):
             return
         self.quitting = True
         self.state.cancel.set()
+        waiting = WAITING_FOR.get(self.operation_name, "the server to roll back")
         self.notify(
-            f"Cancelling the {self.operation_name}: waiting for the server to roll back ...",
+            f"Cancelling the {self.operation_name}: waiting for {waiting} ...",
             title="Quitting",
             timeout=QUIT_WAIT + 2,
         )
