@@ -7,7 +7,9 @@ and kb_entries) until pg_database_size reaches --size-mb. Then it alternates, on
 server and database:
 
 - the reference: `pg_dump -Fc --file FILE URL`, the bundled pg_dump 18 (the one the wizard
-  picks for an 18 server);
+  picks for an 18 server), at pg_dump's default compression (gzip level 6);
+- the same work: `pg_dump -Fc -Z1`, the level the wizard asks for (backup.CUSTOM_COMPRESSION),
+  to show what the wizard's own steps cost apart from the level it chose;
 - the wizard: `python -m wizard backup --output DIR --database-url URL` as a child process,
   from start to exit (so its start-up, its checks, pg_dump --verbose, and reading the
   finished archive back to verify it are all counted).
@@ -35,6 +37,8 @@ import psycopg
 import restore_speed
 from restore_speed import Run, checkpoint
 from sample_database import MB, database_mb, fill
+
+from wizard.core.backup import CUSTOM_COMPRESSION
 
 RATIO_TARGET = 1.05
 DATABASE = "bench"
@@ -86,29 +90,36 @@ def main() -> None:
 
         out = work / "out"
         reference = [str(bin_dir / "pg_dump"), "-Fc", "--file", str(out / "reference.dump"), uri]
+        level = f"-Z{CUSTOM_COMPRESSION}"
+        same = [str(bin_dir / "pg_dump"), "-Fc", level, "--file", str(out / "same.dump"), uri]
         wizard = [sys.executable, "-m", "wizard", "backup", "--output", str(out), "--database-url", uri]
-        print(f"\n  reference: pg_dump {version} -Fc --file FILE URL")
+        print(f"\n  reference: pg_dump {version} -Fc --file FILE URL (its default level, gzip 6)")
+        print(f"  same work: pg_dump {version} -Fc {level} --file FILE URL (the wizard's level)")
         print("  wizard:    python -m wizard backup --output DIR --database-url URL")
 
         def one(which: str, i: int) -> tuple[Run, int]:
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir()
             checkpoint(uri)
-            run = restore_speed.measure(reference if which == "ref" else wizard, work / f"{which}-{i}.log")
+            command = {"ref": reference, "same": same, "wiz": wizard}[which]
+            run = restore_speed.measure(command, work / f"{which}-{i}.log")
             return run, archive_of(out).stat().st_size
 
         ref_runs: list[Run] = []
         wiz_runs: list[Run] = []
+        same_runs: list[Run] = []
         sizes: dict[str, int] = {}
         for i in range(args.runs + 1):
-            order = ("ref", "wiz") if i % 2 == 0 else ("wiz", "ref")
+            order = ("ref", "same", "wiz") if i % 2 == 0 else ("wiz", "same", "ref")
             got = {}
             for which in order:
                 got[which], sizes[which] = one(which, i)
-            r, w = got["ref"], got["wiz"]
+            r, same_run, w = got["ref"], got["same"], got["wiz"]
             tag = "warm-up (discarded)" if i == 0 else f"run {i}"
             print(
-                f"  {tag:>19}: pg_dump {r.seconds:6.2f} s | wizard {w.seconds:6.2f} s ({w.seconds / r.seconds:.2f}x),"
+                f"  {tag:>19}: pg_dump {r.seconds:6.2f} s, {level} {same_run.seconds:6.2f} s |"
+                f" wizard {w.seconds:6.2f} s ({w.seconds / r.seconds:.2f}x;"
+                f" {w.seconds / same_run.seconds:.2f}x {level}),"
                 f" peak RSS {w.peak_mb:5.1f} MB (VmHWM {w.hwm_mb:5.1f} MB), its pg_dump {w.children_mb:5.1f} MB;"
                 f" CPU: pg_dump {r.cpu + r.cpu_children:4.1f} s, wizard {w.cpu:4.1f} s + its children"
                 f" {w.cpu_children:4.1f} s",
@@ -117,19 +128,24 @@ def main() -> None:
             if i:
                 ref_runs.append(r)
                 wiz_runs.append(w)
+                same_runs.append(same_run)
         ref = statistics.median(r.seconds for r in ref_runs)
         wiz = statistics.median(w.seconds for w in wiz_runs)
         ratio = wiz / ref
+        same_median = statistics.median(r.seconds for r in same_runs)
         pairs = sorted(w.seconds / r.seconds for r, w in zip(ref_runs, wiz_runs, strict=True))
         rss = max(max(w.peak_mb, w.hwm_mb) for w in wiz_runs)
         kids = max(max(w.children_mb, w.children_hwm_mb) for w in wiz_runs)
         print(f"\nLoad average (1 min) after the runs: {os.getloadavg()[0]:.2f} (other work skews the times)")
         print(f"\nSummary ({size:.0f} MB database; archives: pg_dump {sizes['ref'] / MB:.1f} MB,"
-              f" wizard {sizes['wiz'] / MB:.1f} MB; median of {args.runs} pairs after a warm-up):")  # fmt: skip
+              f" {level} {sizes['same'] / MB:.1f} MB, wizard {sizes['wiz'] / MB:.1f} MB;"
+              f" median of {args.runs} rounds after a warm-up):")  # fmt: skip
         print(f"  pg_dump -Fc {ref:.2f} s, wizard {wiz:.2f} s -> {ratio:.2f}x"
               f" ({'met' if ratio <= RATIO_TARGET else 'NOT met'}: <= {RATIO_TARGET}x);"
               f" within each pair: median {statistics.median(pairs):.2f},"
               f" {pairs[0]:.2f} to {pairs[-1]:.2f}")  # fmt: skip
+        print(f"  at the same level: pg_dump -Fc {level} {same_median:.2f} s -> the wizard's own steps"
+              f" {wiz / same_median:.2f}x ({wiz - same_median:+.2f} s)")  # fmt: skip
         print(f"  wizard peak RSS {rss:.1f} MB, its pg_dump {kids:.1f} MB")
         print(f"Total time of this script: {time.perf_counter() - began:.0f} s")
     except KeyboardInterrupt:
