@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from wizard.core.doctor import Diagnosis, diagnose
 from wizard.core.message_text import split_attempts
 
@@ -102,3 +104,24 @@ def test_an_archive_version_no_pg_dump_wrote_is_a_broken_file_not_a_newer_one() 
     russian = "pg_restore: ошибка: неподдерживаемая версия (32.103) в заголовке файла"
     assert diagnose(russian).id == "backup-file-invalid"
     assert diagnose(russian.replace("32.103", "1.16")).id == "version-mismatch"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id"),
+    [
+        ("ВАЖНО:  закрытие подключения по команде администратора\nSSL SYSCALL error: EOF detected\n"
+         "подключение к серверу было потеряно", "admin-shutdown"),
+        ("FATAL:  Verbindung wird abgebrochen wegen Zeitüberschreitung in inaktiver Sitzung\n"
+         "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n"
+         "\tbefore or while processing the request.", "idle-timeout"),
+        ("WARNING:  arrêt de la connexion à cause de l'arrêt brutal d'un autre processus serveur\n"
+         "server closed the connection unexpectedly", "server-crashed"),
+        ("FATAL:  アイドルセッションタイムアウトにより接続を終了します\n"
+         "SSL SYSCALL error: EOF detected", "idle-timeout"),
+    ],
+)  # fmt: skip
+def test_the_servers_translated_reason_comes_before_libpqs_lost_connection(text: str, rule_id: str) -> None:
+    """libpq's English words for the lost connection follow the server's own reason, in the
+    server's language: the reason is the answer, as it is in English."""
+    found = diagnose(text)
+    assert (found.id, found.confidence) == (rule_id, "high"), ids(found)

@@ -84,3 +84,47 @@ def test_a_setting_the_server_refuses_while_starting_the_session_came_in_the_opt
     refused = 'FATAL:  unrecognized configuration parameter "cluster"'
     text = f'psql: error: connection to server at "10.8.0.3", port 5432 failed: {refused}'
     assert diagnose(text).id == "url-options-encoding"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "curl: (60) SSL certificate problem: self-signed certificate in certificate chain",
+        "fatal: unable to access 'https://git.example.com/shop/app.git/': SSL certificate problem: unable to get"
+        " local issuer certificate",
+        "npm ERR! code SELF_SIGNED_CERT_IN_CHAIN\nnpm ERR! request to https://registry.npmjs.org/pg failed,"
+        " reason: self-signed certificate in certificate chain",
+        "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection"
+        " broken by 'SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify"
+        " failed: self-signed certificate in certificate chain (_ssl.c:1006)'))': /simple/psycopg2-binary/",
+        "ERROR: Could not install packages due to an OSError: HTTPSConnectionPool(host='files.pythonhosted.org',"
+        " port=443): Max retries exceeded with url: /packages/ab/psycopg_binary-3.2.9-cp312-cp312.whl (Caused by"
+        " SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed')))",
+        'docker: Error response from daemon: Get "https://registry-1.docker.io/v2/": tls: failed to verify'
+        " certificate: x509: certificate signed by unknown authority.",
+    ],
+)
+def test_another_services_certificate_failure_is_not_the_databases(text: str) -> None:
+    """curl, git, npm, pip, docker: every program's TLS fails in libpq's words; a PostgreSQL
+    package's name in the address (psycopg2-binary, pg) is no sign of the database."""
+    found = diagnose(text)
+    assert (found.recognized, found.confidence) == (False, "low"), found.id
+    assert [a.id for a in found.alternatives] == ["ssl-certificate"]
+
+
+@pytest.mark.parametrize(
+    ("text", "confidence"),
+    [
+        ("Error: self-signed certificate in certificate chain\n    at TLSSocket.onConnectSecure"
+         " (node:_tls_wrap:1674:34) {\n  code: 'SELF_SIGNED_CERT_IN_CHAIN'\n}", "medium"),
+        ("failed to connect to `host=db.example.net user=app database=shop`: tls error (tls: failed to verify"
+         " certificate: x509: certificate signed by unknown authority)", "high"),  # pgx names the database
+        ('psql: error: connection to server at "db.internal" (10.0.0.5), port 5432 failed: SSL error: certificate'
+         " verify failed", "high"),
+    ],
+)  # fmt: skip
+def test_a_certificate_failure_is_the_databases_as_surely_as_the_text_shows_postgresql(
+    text: str, confidence: str
+) -> None:
+    found = diagnose(text)
+    assert (found.id, found.confidence) == ("ssl-certificate", confidence)

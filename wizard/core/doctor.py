@@ -67,7 +67,7 @@ from itertools import pairwise
 
 from wizard.core.diagnosis import GENERAL_CHECKLIST, UNKNOWN_TITLE, Alternative, Diagnosis, unknown
 from wizard.core.hba_refusal import REFUSED_PLAIN, unlisted_first
-from wizard.core.message_signs import OTHER_DATABASE, OTHER_SERVICE, POSTGRES_NAMED, POSTGRES_SIGN
+from wizard.core.message_signs import OTHER_DATABASE, OTHER_SERVICE, POSTGRES_NAMED, POSTGRES_SIGN, postgres_sign
 from wizard.core.message_text import (
     redact_message,
     repair_misdecoded,
@@ -126,6 +126,7 @@ _ABORTED = "transaction-aborted"
 _ECHO = frozenset({"ssl-required", _ABORTED})
 _NETWORK = frozenset({"connection-dropped", "host-not-found", "connection-refused", "timeout"})
 _NO_ROUTE = frozenset({"network-unreachable", "ipv6-unusable"})
+_CERTIFICATE = frozenset({"ssl-certificate"})
 
 
 def from_rule(rule_id: str, raw: str = "") -> Diagnosis:
@@ -233,11 +234,16 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
     found, general = by_sqlstate(rules, code, (primary, details)) if code else (None, False)
     by_code = found is not None
     found = found or next((rule for rule in rules if rule.matches(primary)), None)
-    if found is None and not code:
+    if not code and (found is None or found.id in _NETWORK):
         # The message's own words in another language before its DETAIL/HINT lines (a translated
         # crash warning before libpq's "server closed the connection"), weighed as its English
-        # (a translated "no pg_hba.conf entry ..., no encryption" too).
-        found, text = by_translation(primary, rules) or (None, text)
+        # (a translated "no pg_hba.conf entry ..., no encryption" too). A lost connection in
+        # libpq's English words is read so too: the server's translated reason before it (the
+        # administrator's command before "SSL SYSCALL error: EOF detected") comes first, as it
+        # would in English.
+        read = by_translation(primary, rules)
+        if read is not None and (found is None or rules.index(read[0]) < rules.index(found)):
+            found, text = read
     found = found or next((rule for rule in rules if rule.matches(details)), None)
     if found is not None and details:
         # A DETAIL line that names the cause more precisely (the server's log says 'Role "x"
@@ -300,6 +306,11 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
         # A server said something no rule knows, or the failure is another service's (a web API,
         # Redis): the network failure is not the answer.
         confidence = "low"
+    if first.id in _CERTIFICATE and not postgres_sign(raw):
+        # Every program's TLS fails in these words (curl, git, pip, npm, docker, a web API's
+        # client): without a sign of PostgreSQL only probably the database's, and not at all
+        # beside another service's address.
+        confidence = "low" if OTHER_SERVICE.search(raw) else "medium" if confidence == "high" else confidence
     alternatives = tuple(Alternative.of(rule) for rule in others)
     if confidence == "low":
         return replace(unknown(raw, code), alternatives=(Alternative.of(first), *alternatives))

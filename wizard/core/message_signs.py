@@ -21,6 +21,8 @@ OTHER_SERVICE = re.compile(
     r"|\bpyodbc\b|\bElasticsearch\b|\bRabbitMQ\b|\bKafka\b|\bmemcached?\b"
     # other tools' own failures: curl, ssh, npm, a browser driver, a task queue, a web API's host
     r"|^curl: \(\d+\)|^ssh: |\bnpm ERR!|\bNavigation timeout\b|\bpuppeteer\b|\bplaywright\b|\bcelery\b"
+    # urllib3's retries (pip, requests), whose address may be only a path
+    r"|\bRetry\(total="
     r"|\bapi\.[\w-]+\.[a-z]{2,}\b"
     rf"|(?:[\w-]|\])[:.](?:{OTHER_PORTS})\b(?![.:]\d)|(?:[\w-]|\]):(?:{MORE_PORTS})\b(?![.:]\d)"
     rf"|\bport\W{{1,3}}(?:{OTHER_PORTS}|{MORE_PORTS})\b",
@@ -34,7 +36,7 @@ POSTGRES_SIGN = re.compile(
     r"|could not connect to server|server closed the connection|could not (?:receive|send) data (?:from|to) server"
     r"|could not translate host name|SSL SYSCALL|terminated abnormally|\bP10\d\d\b"
     # psycopg's and pgx's, and a socket's address tuple with PostgreSQL's port
-    r"|connection timeout expired|failed to resolve host|failed to connect to .user=|,\s?(?:5432|6432)\)",
+    r"|connection timeout expired|failed to resolve host|failed to connect to .(?:host|user)=|,\s?(?:5432|6432)\)",
     re.IGNORECASE,
 )
 
@@ -54,3 +56,12 @@ POSTGRES_NAMED = re.compile(
     r"|\bneon\b|\bPG::|org\.postgresql|npgsql",
     re.IGNORECASE,
 )
+
+# A web address, or the path of one (pip's "with url: /simple/psycopg/", urllib3's "': /simple/pg8000/"):
+# the name of a PostgreSQL package in it is no sign that PostgreSQL failed.
+WEB_ADDRESS = re.compile(r"\b(?:https?|wss?)://[^\s'\")]+|\burl: /\S+|(?<=: )/(?:simple|packages)/\S+", re.IGNORECASE)
+
+
+def postgres_sign(text: str) -> bool:
+    """A sign of PostgreSQL outside any web address in the text."""
+    return POSTGRES_SIGN.search(WEB_ADDRESS.sub(" ", text)) is not None
