@@ -77,6 +77,9 @@ SERVER_LOGIN: tuple[Message, ...] = (
          "terminating connection due to idle-session timeout",
          # the URL's options= part (or PGOPTIONS) that the server cannot read
          "invalid command-line argument for server process: %s"),
+    # a setting in the options without its value (a %3D that key=value form leaves undecoded)
+    Message("postgres", "-c %s requires a value", rule="url-options-encoding"),
+    Message("postgres", "--%s requires a value", rule="url-options-encoding"),
 )  # fmt: skip
 
 # The server's log after a crash, which users paste (with its timestamps) when their

@@ -190,6 +190,10 @@ def test_what_a_tls_only_server_says_to_settings_it_does_not_expect(debian_pg: D
     assert_error("url-options-encoding", twice, how="options=endpoint%253D... (encoded twice) to PostgreSQL 15")
     plain = connect_error(f"{url}&options=endpoint%3Dep-cool-darkness-123456")
     assert_error("url-options-encoding", plain, how="options=endpoint%3D... to a server that is not Neon")
+    # key=value form does not decode percent codes: the server gets "-c work_mem%3D64MB", no value
+    undecoded = connect_error(url, options="-c work_mem%3D64MB")
+    assert "requires a value" in str(undecoded)
+    assert_error("url-options-encoding", undecoded, how="options='-c work_mem%3D64MB' in key=value form")
 
 
 def test_require_auth_against_a_server_that_asks_for_no_password(db: TestDatabase) -> None:
@@ -285,5 +289,8 @@ def test_translated_server_messages_are_recognized_by_their_sqlstate(german_pg: 
         # Refused unencrypted: TLS is wanted, or the address is not allowed at all, as in English.
         sure = "medium" if rule_id == "no-pg-hba" else "high"
         assert_error(rule_id, error, how="German server, at connection time, no SQLSTATE", confidence=sure)
+    undecoded = connect_error(german_pg.url("postgres"), options="-c work_mem%3D64MB")
+    assert "benötigt einen Wert" in str(undecoded), str(undecoded)  # "-c %s requires a value", in German
+    assert_error("url-options-encoding", undecoded, how="German server, options='-c work_mem%3D64MB'")
     text = str(connect_error(failures["password-failed"]))
     assert_diagnosed("password-failed", text, "28P01", how="German server, wrong password, SQLSTATE given by hand")

@@ -125,3 +125,18 @@ def test_the_servers_translated_reason_comes_before_libpqs_lost_connection(text:
     server's language: the reason is the answer, as it is in English."""
     found = diagnose(text)
     assert (found.id, found.confidence) == (rule_id, "high"), ids(found)
+
+
+def test_a_ci_runners_summary_is_not_a_server_message_no_rule_knows() -> None:
+    """GitLab ends a failed job with "ERROR: Job failed: exit code 1": not the server's words, so
+    the answer read above it stays sure."""
+    text = (
+        '$ psql "$DATABASE_URL?connect_timeout=10" -c "select 1"\n'
+        'psql: error: connection to server at "db.prod.example.net" (203.0.113.40), port 5432 failed: timeout expired\n'
+        "ERROR: Job failed: exit code 1"
+    )
+    found = diagnose(text)
+    assert (found.id, found.confidence) == ("timeout", "high"), ids(found)
+    # A server's line no rule knows in its place: the network failure is not the answer then.
+    unknown_line = text.replace("ERROR: Job failed: exit code 1", 'ERROR:  relation "x" is being vacuumed')
+    assert diagnose(unknown_line).confidence == "low"

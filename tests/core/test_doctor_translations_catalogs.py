@@ -123,3 +123,22 @@ def test_libpqs_words_and_the_systems_under_them_are_both_read_back_in_english()
     )
     assert diagnose(text).id == "password-encoding"
     assert diagnose(text.replace("ss@db", "db")).id == "host-not-found"
+
+
+def test_a_name_in_double_quotes_may_hold_an_apostrophe() -> None:
+    """libpq quotes the word after which it missed "=" in double quotes: a password's piece with an
+    apostrophe ('it's-secret' closed early) is read back in English whole, in any language."""
+    russian = 'psql: ошибка: в строке соединения нет "=" после "s-secret\'"'
+    found = diagnose(russian)
+    assert (found.id, found.confidence) == ("url-unterminated-quote", "high")
+
+
+def test_the_servers_message_in_a_tools_detail_line_is_read_in_its_language() -> None:
+    text = (
+        'pg_dump: error: Dumping the contents of table "eventi" failed: PQgetResult() failed.\n'
+        "pg_dump: detail: Error message from server: ERRORE:  annullamento dell'istruzione a causa di un"
+        " conflitto con il ripristino\n"
+        "pg_dump: detail: Command was: COPY public.eventi (id, tipo) TO stdout;"
+    )
+    found = diagnose(text)
+    assert (found.id, found.confidence) == ("standby-conflict", "high")

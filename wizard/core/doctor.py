@@ -111,8 +111,9 @@ __all__ = [
 ]
 
 # A server's own words (not a client's "error:"), to notice one that no rule explains; not a
-# Java tool's own "ERROR:" around a JDBC URL (Flyway's "Unable to obtain connection ...").
-SERVER_SAID = re.compile(r"^(?!.*\bjdbc:\w+:).*\b(?:FATAL|ERROR|PANIC):\s+\S")
+# Java tool's own "ERROR:" around a JDBC URL (Flyway's "Unable to obtain connection ..."), nor a
+# CI runner's summary (GitLab's "ERROR: Job failed: exit code 1").
+SERVER_SAID = re.compile(r"^(?!.*\bjdbc:\w+:)(?!.*\bexit (?:code|status):? \d).*\b(?:FATAL|ERROR|PANIC):\s+\S")
 _EXCEPTION_NAME = re.compile(r"^\s*(?:\w+\.)*(\w+(?:Error|error|Exception|Timeout)):", re.MULTILINE)
 # How much an answer weighs beside the answers of other attempts (lower wins): the server's
 # answer; pg_hba.conf's refusal of an encrypted attempt (libpq with sslmode=prefer tries TLS
@@ -245,6 +246,10 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
         if read is not None and (found is None or rules.index(read[0]) < rules.index(found)):
             found, text = read
     found = found or next((rule for rule in rules if rule.matches(details)), None)
+    if found is None and details and not code:
+        # The server's own message quoted in a tool's DETAIL line, in its language (pg_dump's
+        # "detail: Error message from server: ERRORE: ..." under "PQgetResult() failed.").
+        found, text = by_translation(details, rules) or (None, text)
     if found is not None and details:
         # A DETAIL line that names the cause more precisely (the server's log says 'Role "x"
         # does not exist.' under "password authentication failed"): the finer rule.

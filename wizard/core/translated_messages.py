@@ -107,15 +107,22 @@ def _wording(text: str, rule: str, msgid: str, last: str = "", first: str = "") 
     shift = 1 if first else 0
     order = tuple(int(mark) if mark else number + shift for number, mark in enumerate(marks, 1))
     words = [r"\s+".join(map(re.escape, piece.split())) for piece in pieces]
-    # A quoted name stops at its closing quote; a name at the very end runs to the end of the
-    # line; elsewhere, a name runs to the words after it.
-    quoted = f"([^{QUOTES}']+?)"
-    groups = [quoted if piece.rstrip()[-1:] in QUOTES + "'" and piece.strip() else "(.+?)" for piece in pieces[:-1]]
+    # A quoted name stops at its closing quote (one in double quotes may hold an apostrophe: a
+    # piece of a password); a name at the very end runs to the end of the line; elsewhere, a
+    # name runs to the words after it.
+    groups = [_name(piece.rstrip()[-1:]) if piece.strip() else "(.+?)" for piece in pieces[:-1]]
     if groups and not pieces[-1].strip() and groups[-1] == "(.+?)":
         groups[-1] = "(.+)"
     pattern = words[0] + "".join(group + word for group, word in zip(groups, words[1:], strict=True))
     literal = max((word for piece in pieces for word in piece.split()), key=len).lower()
     return Translated(pattern, rule, msgid, order, literal, last, first)
+
+
+def _name(before: str) -> str:
+    """The group of a name after this character: up to its closing quote if it is a quote."""
+    if before == "'":
+        return f"([^{QUOTES}']+?)"
+    return f"([^{QUOTES}]+?)" if before and before in QUOTES else "(.+?)"
 
 
 @cache
