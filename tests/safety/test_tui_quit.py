@@ -83,11 +83,13 @@ async def _until_waiting_for_the_lock(db: TestDatabase, pilot: Any) -> None:
         await pilot.pause(0.1)
 
 
-async def _quit_and_wait(app: WizardApp, pilot: Any) -> float:
+async def _quit_and_wait(app: WizardApp, pilot: Any, asked: str = "rolled back: nothing will be changed.") -> float:
     """Ctrl+Q, "Cancel and quit" (y); returns the seconds until the app had exited."""
     await pilot.press("ctrl+q")
     await pilot.pause()
     assert isinstance(app.screen, ConfirmScreen)
+    question = " ".join(str(w.render()) for w in app.screen.query(Static))
+    assert f"Quit now? It will be cancelled and {asked}" in question, question
     await pilot.press("y")
     started = time.monotonic()
     while app.is_running:
@@ -286,7 +288,7 @@ async def test_quitting_mid_rehearsal_stops_and_removes_the_local_copy(
         while not _steps(messages) & {"server"}:  # the copy's server is starting: seconds, not less
             assert time.monotonic() < deadline, "the rehearsal never started its copy"
             await pilot.pause(0.02)
-        waited = await _quit_and_wait(app, pilot)
+        waited = await _quit_and_wait(app, pilot, "its local copy removed: your database is not changed.")
     finished = {id(m): m for m in messages if isinstance(m, RehearsalFinished)}.values()  # seen as it bubbles
     assert [(m.result, m.problem) for m in finished] == [(None, None)]  # cancelled, not passed or failed
     assert app.operation is not None and app.operation.state is WorkerState.SUCCESS and waited < QUIT_WAIT - 2

@@ -39,6 +39,7 @@ SCREENS_BY_NAME = {
 QUIT_WAIT = 8.0
 # What quitting waits for, by operation: a rehearsal changed nothing on the server to roll back.
 WAITING_FOR = {"rehearsal": "the local copy to be stopped and removed"}
+QUIT_UNDOES = {"rehearsal": "its local copy removed: your database is not changed."}
 
 
 class WizardApp(App[None]):
@@ -98,8 +99,8 @@ class WizardApp(App[None]):
 
         self.push_screen(
             ConfirmScreen(
-                f"A {self.operation_name} is running. Quit now?"
-                " It will be cancelled and rolled back: nothing will be changed.",
+                f"A {self.operation_name} is running. Quit now? It will be cancelled and "
+                + QUIT_UNDOES.get(self.operation_name, "rolled back: nothing will be changed."),
                 yes="Cancel and quit",
                 no="Keep running",
             ),
