@@ -93,6 +93,9 @@ def _mutated_fits(case: Case, mutated: str, found_id: str | None, recognized: bo
     if case.rule == "object-already-exists" and '"image_analyses"' in mutated:
         # the mutation may name the migration's own table: then it is the migration's own object
         return found_id in (case.rule, "already-exists")
+    if case.rule == "url-has-spaces" and found_id in ("database-missing", "host-not-found", "no-pg-hba"):
+        # the mutation renamed the database (or host, or user) that held the space: now a plain name
+        return not re.search(r'(?:database|host name|user) "[^"\n]*\s', mutated)
     if case.rule.startswith("url-") and "://" in case.text and not re.search(r'database "[^"\n]*://', mutated):
         # the mutation renamed the database libpq took the URL for: now a plain missing database
         return found_id in (case.rule, "database-missing")
@@ -102,9 +105,6 @@ def _mutated_fits(case: Case, mutated: str, found_id: str | None, recognized: bo
     if case.rule == "already-exists" and "renamed_obj" in mutated:
         # the mutation renamed the application's table: now any object of that name
         return found_id in (case.rule, "object-already-exists")
-    if case.rule == "url-has-spaces" and found_id in ("database-missing", "host-not-found"):
-        # the mutation renamed the database (or host) that held the space: now a plain name
-        return not re.search(r'(?:database|host name) "[^"\n]*\s', mutated)
     return found_id == case.rule
 
 

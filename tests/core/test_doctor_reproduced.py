@@ -163,6 +163,7 @@ def test_endpoints_that_are_not_a_working_server(listener: Listener, rule_id: st
         ("postgresql://app@::1:5432/neondb", "url-ipv6-brackets"),
         ("postgresql://app:pw@2001:db8::5/neondb", "url-ipv6-brackets"),
         ("postgresql://app:pw@fe80::1:5432/neondb", "url-ipv6-brackets"),
+        ("postgresql://app:pw@fe80::1%eth0:5432/neondb", "url-ipv6-brackets"),  # a zone id: "%et" is no code
         ("host=127.0.0.1 dbname='my db user=app", "url-unterminated-quote"),
         ("host=127.0.0.1 user=app password='it\\'s-secret dbname=neondb", "url-unterminated-quote"),
         ("host=127.0.0.1 dbname", "url-missing-equals"),

@@ -140,3 +140,26 @@ def test_a_ci_runners_summary_is_not_a_server_message_no_rule_knows() -> None:
     # A server's line no rule knows in its place: the network failure is not the answer then.
     unknown_line = text.replace("ERROR: Job failed: exit code 1", 'ERROR:  relation "x" is being vacuumed')
     assert diagnose(unknown_line).confidence == "low"
+
+
+def test_a_log_pasted_under_the_message_may_name_the_finer_cause() -> None:
+    """PgBouncer tells its client only "password authentication failed"; its own log, pasted
+    under it, says the user does not exist (as the server's DETAIL line would)."""
+    text = (
+        'psql: error: connection to server at "pgbouncer", port 6432 failed: FATAL:  password authentication failed\n'
+        "\n# pgbouncer log\n"
+        "LOG C-0x55efb9c542d0: (nodb)/(nouser)@10.0.7.3:60314 no such user: reporting\n"
+        "LOG C-0x55efb9c542d0: (nodb)/reporting@10.0.7.3:60314 closing because: password authentication failed"
+    )
+    assert ids(diagnose(text)) == ["role-missing"]
+    assert ids(diagnose(text.split("\n")[0])) == ["password-failed"]
+
+
+def test_a_name_with_a_space_in_a_pg_hba_refusal_is_probably_the_urls_space() -> None:
+    text = (
+        '$ psql "postgresql://app:****@10.0.0.3:5432/app db?sslmode=require"\n'
+        'psql: error: connection to server at "10.0.0.3", port 5432 failed: FATAL:  no pg_hba.conf entry for host'
+        ' "10.0.0.9", user "app", database "app db", SSL encryption'
+    )
+    found = diagnose(text)
+    assert (ids(found), found.confidence) == (["url-has-spaces", "no-pg-hba"], "medium")

@@ -142,3 +142,13 @@ def test_the_servers_message_in_a_tools_detail_line_is_read_in_its_language() ->
     )
     found = diagnose(text)
     assert (found.id, found.confidence) == ("standby-conflict", "high")
+
+
+def test_the_index_finds_exactly_the_wordings_whose_longest_word_a_text_holds() -> None:
+    from tests.core.doctor_mutations import load_corpus
+
+    every = translated_messages.wordings()
+    texts = [case.text.lower() for case in load_corpus()[::7]] + ["", "ab", "x" * 2]
+    texts += [wording.literal for wording in every[::50]]  # each holds one at least
+    for text in texts:
+        assert translated_messages.wordings_in(text) == [w for w in every if w.literal in text], text[:80]

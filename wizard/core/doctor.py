@@ -250,10 +250,14 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
         # The server's own message quoted in a tool's DETAIL line, in its language (pg_dump's
         # "detail: Error message from server: ERRORE: ..." under "PQgetResult() failed.").
         found, text = by_translation(details, rules) or (None, text)
-    if found is not None and details:
-        # A DETAIL line that names the cause more precisely (the server's log says 'Role "x"
-        # does not exist.' under "password authentication failed"): the finer rule.
-        found = next((rule for rule in rules if found.id in rule.refines and rule.matches(details)), found)
+    if found is not None:
+        # A DETAIL line, or a log line pasted under the message (not the message again), that
+        # names the cause more precisely (the server's log says 'Role "x" does not exist.' under
+        # "password authentication failed", PgBouncer's "no such user: x"): the finer rule.
+        rule = found
+        later = "\n".join([*(line for line in primary.splitlines()[1:] if not rule.matches(line)), details])
+        if later.strip():
+            found = next((finer for finer in rules if rule.id in finer.refines and finer.matches(later)), rule)
     return _Hit(found, text, by_code, code, general) if found else None
 
 

@@ -4,7 +4,7 @@ SQLSTATE it came with, or read back in English from another language (doctor.py'
 from __future__ import annotations
 
 from wizard.core.rules import Rule
-from wizard.core.translated_messages import wordings
+from wizard.core.translated_messages import wordings_in
 
 
 def by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | None:
@@ -21,7 +21,7 @@ def by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | Non
     reading, listed, english = text, None, ""
     lowered = text.lower()
     # Only the wordings whose longest word the text holds can match (a cheap first test).
-    for translated in [wording for wording in wordings() if wording.literal in lowered]:
+    for translated in wordings_in(lowered):
         match = translated.pattern.search(reading)
         if match is None:
             continue

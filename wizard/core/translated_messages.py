@@ -88,6 +88,32 @@ def wordings() -> tuple[Translated, ...]:
     return _read(_load(TRANSLATIONS_FILE)["message"], "rule")
 
 
+_KEY = 3  # wordings are found by the first characters of their longest word
+
+
+@lru_cache(maxsize=1)
+def _by_key() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """The wordings' positions by the start of their longest word, and those too short for one."""
+    index: dict[str, list[int]] = {}
+    short: list[int] = []
+    for position, wording in enumerate(wordings()):
+        if len(wording.literal) < _KEY:
+            short.append(position)
+        else:
+            index.setdefault(wording.literal[:_KEY], []).append(position)
+    return {key: tuple(every) for key, every in index.items()}, tuple(short)
+
+
+def wordings_in(lowered: str) -> list[Translated]:
+    """The wordings whose longest word the (lower-cased) text holds, in wordings()' order: only
+    they can match. Found through the text's own character triples, not by testing thousands."""
+    index, short = _by_key()
+    keys = {lowered[start : start + _KEY] for start in range(len(lowered) - _KEY + 1)} & index.keys()
+    every = wordings()
+    positions = sorted([*short, *(position for key in keys for position in index[key])])
+    return [every[position] for position in positions if every[position].literal in lowered]
+
+
 @lru_cache(maxsize=1)
 def contexts() -> dict[str, tuple[Translated, ...]]:
     """The wordings of what shows a situation (pg_restore's "while PROCESSING TOC:", "Command
