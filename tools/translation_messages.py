@@ -1,7 +1,7 @@
 """The messages whose translations the doctor reads (tools/server_translations.py writes them
 into wizard/core/doctor_translations.toml), by the catalog domain they come from, the words that
-show a situation (CONTEXTS: pg_restore's report), and the msgids pinned per domain (EXTRACT); the
-ones left out on review, and why, are in translation_left_out.py."""
+show a situation (CONTEXTS: pg_restore's report, a message's DETAIL lines), and the msgids pinned
+per domain (EXTRACT); the ones left out on review, and why, are in translation_left_out.py."""
 
 from __future__ import annotations
 
@@ -325,6 +325,14 @@ FALLBACKS: tuple[Message, ...] = (
             rule="connection-refused"),
 )  # fmt: skip
 
+# The HINTs under "permission denied to create extension": a trusted extension's CREATE privilege
+# on the database (it refines the message above it), or a superuser's matter.
+EXTENSION_HINTS: tuple[Message, ...] = (
+    Message("postgres", "Must have CREATE privilege on current database to create this extension.",
+            rule="permission-denied"),
+    Message("postgres", "Must be superuser to create this extension.", rule="extension-needs-superuser"),
+)  # fmt: skip
+
 MESSAGES: tuple[Message, ...] = (
     SERVER_LOGIN
     + SERVER_LOG
@@ -336,6 +344,7 @@ MESSAGES: tuple[Message, ...] = (
     + SERVER_ERRORS
     # a column named with its table (psql's "column t.x does not exist"): its names decide nothing
     + (Message("postgres", "column %s.%s does not exist", rule="undefined-table"),)
+    + EXTENSION_HINTS
     # a newer pg_dump's archive, mostly; its version read back in English decides (a garbage header)
     + (Message("pg_dump", "unsupported version (%d.%d) in file header", rule="version-mismatch"),)
     + GENERAL
@@ -349,6 +358,12 @@ CONTEXTS: dict[str, tuple[Message, ...]] = {
     "restore": _in("pg_dump", "while PROCESSING TOC:", "Error while PROCESSING TOC:",
                    "from TOC entry %d; %u %u %s %s %s", "Error from TOC entry %d; %u %u %s %s %s",
                    "Command was: %s", "could not execute query"),
+    # A message's further lines, in any language: psql prints libpq's labels, a server log the
+    # server's, pg_dump and pg_restore their own (15 and newer). "detail" lines are read after
+    # the message's own; "quoted" lines (SQL and where it ran) are never read.
+    "detail": (*_in("libpq", "DETAIL:  %s", "HINT:  %s"), *_in("postgres", "DETAIL:  ", "HINT:  "),
+               *_in("pg_dump", "detail: ", "hint: ")),
+    "quoted": (*_in("libpq", "QUERY:  %s", "CONTEXT:  %s"), *_in("postgres", "CONTEXT:  ", "STATEMENT:  ", "QUERY:  ")),
 }  # fmt: skip
 
 # What the server fills a pg_hba message's last %s with: the encryption of the connection.

@@ -72,3 +72,33 @@ def test_the_wizard_says_which_sslmode_it_connected_with() -> None:
     turned_off = explained(parse_url("postgresql://app:pw@db.internal/shop?sslmode=disable"), error)
     assert ids(turned_off.diagnosis) == ["ssl-required", "no-pg-hba"]
     assert "pw" not in turned_off.detail
+
+
+@pytest.mark.parametrize(
+    "shown", ["# settings.py: 'OPTIONS': {'sslmode': 'disable'}", "ssl: false", "sslmode => 'disable'"]
+)
+def test_tls_turned_off_in_a_programs_settings_means_tls_first(shown: str) -> None:
+    found = diagnose(f"django.db.utils.OperationalError: {libpq('db.internal')}\n{shown}")
+    assert ids(found) == ["ssl-required", "no-pg-hba"]
+
+
+def test_a_german_refusal_with_its_sqlstate_given_is_still_read() -> None:
+    """28000 fits several rules: the code alone decides nothing, so the German words are read."""
+    text = (
+        "org.postgresql.util.PSQLException: FATAL: kein pg_hba.conf-Eintrag für Host »10.8.0.14«, Benutzer"
+        " »keycloak«, Datenbank »keycloak«, keine Verschlüsselung\n"
+        "jdbc url was: jdbc:postgresql://pg.int.example:5432/keycloak?ssl=false"
+    )
+    found = diagnose(text, sqlstate="28000")
+    assert ids(found) == ["ssl-required", "no-pg-hba"]
+
+
+def test_a_servers_log_in_russian_with_both_attempts_refused_is_no_line_for_this_client() -> None:
+    log = (
+        '2024-05-14 09:12:41.517 MSK [41877] ВАЖНО:  в pg_hba.conf нет записи для компьютера "10.20.4.17",'
+        ' пользователя "etl", базы "warehouse", Шифрование SSL\n'
+        '2024-05-14 09:12:41.533 MSK [41878] ВАЖНО:  в pg_hba.conf нет записи для компьютера "10.20.4.17",'
+        ' пользователя "etl", базы "warehouse", без шифрования'
+    )
+    found = diagnose(log)
+    assert (ids(found), found.confidence) == (["no-pg-hba"], "high")

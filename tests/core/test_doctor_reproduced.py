@@ -239,8 +239,8 @@ def test_privileges_of_a_database_and_its_server(debian_pg: DebianPg) -> None:
 
 
 @pytest.fixture(scope="module")
-def german_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DebianPg]:
-    """Debian's PostgreSQL 15 with its German messages, through a locale built in a private folder."""
+def german_locales(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The de_DE.UTF-8 locale, built in a private folder (LOCPATH): the system may have none."""
     catalog = Path("/usr/share/locale/de/LC_MESSAGES/postgres-15.mo")
     if not catalog.exists() or shutil.which("localedef") is None or not Path("/usr/share/i18n/locales/de_DE").exists():
         skip_or_fail("needs postgresql-15's German catalog and the de_DE locale source (apt-get install locales)")
@@ -252,11 +252,40 @@ def german_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DebianPg]:
         skip_or_fail(f"localedef failed: {built.stderr.decode().strip()}")
     for folder in (locales, *locales.parents):
         folder.chmod(folder.stat().st_mode | 0o005)
+    return locales
+
+
+@pytest.fixture(scope="module")
+def german_pg(tmp_path_factory: pytest.TempPathFactory, german_locales: Path) -> Iterator[DebianPg]:
+    """Debian's PostgreSQL 15 with its German messages."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LOCPATH", str(locales))  # inherited by pg_ctl and the server it starts
+        patch.setenv("LOCPATH", str(german_locales))  # inherited by pg_ctl and the server it starts
         server = start_debian_pg(tmp_path_factory.mktemp("german"))
     yield server
     server.stop()
+
+
+def test_psql_in_german_a_translated_hint_names_the_finer_cause(german_pg: DebianPg, german_locales: Path) -> None:
+    """A trusted extension refused for want of CREATE on the database: psql in German prints the
+    server's German message and libpq's German label for its HINT ("TIP:"), whose own words name
+    the privilege, not a superuser's matter."""
+    with psycopg.connect(german_pg.url("postgres"), autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS doctor_plain_de")
+        admin.execute("CREATE ROLE doctor_plain_de LOGIN PASSWORD 'plain-pw-1'")
+        admin.execute("ALTER ROLE doctor_plain_de SET lc_messages = 'de_DE.UTF-8'")
+    try:
+        env = {"PATH": "/usr/bin:/bin", "LOCPATH": str(german_locales), "LANG": "de_DE.UTF-8", "LC_ALL": "de_DE.UTF-8"}
+        url = german_pg.url("postgres", user="doctor_plain_de", password="plain-pw-1")
+        done = subprocess.run(
+            ["/usr/lib/postgresql/15/bin/psql", "-X", url, "-c", "CREATE EXTENSION pgcrypto"],
+            capture_output=True, text=True, env=env, timeout=60,
+        )  # fmt: skip
+        said = done.stderr
+        assert "FEHLER:" in said and "TIP:" in said, said  # German, labels and all
+        assert_diagnosed("permission-denied", said, how="psql 15 in German, trusted extension without CREATE")
+    finally:
+        with psycopg.connect(german_pg.url("postgres"), autocommit=True) as admin:
+            admin.execute("DROP ROLE IF EXISTS doctor_plain_de")
 
 
 def test_translated_server_messages_are_recognized_by_their_sqlstate(german_pg: DebianPg) -> None:

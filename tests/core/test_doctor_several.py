@@ -163,3 +163,31 @@ def test_a_name_with_a_space_in_a_pg_hba_refusal_is_probably_the_urls_space() ->
     )
     found = diagnose(text)
     assert (ids(found), found.confidence) == (["url-has-spaces", "no-pg-hba"], "medium")
+
+
+def test_pgbouncers_log_alone_names_the_missing_user() -> None:
+    log = (
+        "2026-12-01 16:16:35.433 UTC [30689] LOG C-0x55ea14d70470: (nodb)/(nouser)@127.0.0.1:60390"
+        " no such user: ghost\n"
+        "2026-12-01 16:16:35.433 UTC [30689] LOG C-0x55ea14d70470: (nodb)/ghost@127.0.0.1:60390 login attempt:"
+        " db=shopdb user=ghost tls=no\n"
+        "2026-12-01 16:16:35.434 UTC [30689] LOG C-0x55ea14d70470: (nodb)/ghost@127.0.0.1:60390 closing because:"
+        " password authentication failed (age=0s)"
+    )
+    assert ids(diagnose(log)) == ["role-missing"]
+
+
+def test_a_second_attempt_after_a_first_in_another_language_is_a_message_of_its_own() -> None:
+    """psql's prefix in Japanese ("psql: エラー:"), under a PowerShell prompt: the plain retry's
+    refusal is libpq's second attempt, an echo of the first (the password), as in English."""
+    text = (
+        'PS C:\\Users\\kenji> psql "postgresql://appuser@localhost:54319/postgres"\n'
+        "Password for user appuser:\n"
+        'psql: エラー: "localhost"(127.0.0.1)、ポート54319のサーバーへの接続に失敗しました: FATAL:  password'
+        ' authentication failed for user "appuser"\n'
+        '"localhost"(127.0.0.1)、ポート54319のサーバーへの接続に失敗しました: FATAL:  no pg_hba.conf entry for host'
+        ' "127.0.0.1", user "appuser", database "postgres", no encryption'
+    )
+    assert len(split_attempts(text)) == 2
+    found = diagnose(text)
+    assert (ids(found), found.confidence) == (["password-failed"], "high")

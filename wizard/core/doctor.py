@@ -76,7 +76,7 @@ from wizard.core.message_text import (
     sqlstate_in,
     unwrap_native_error,
 )
-from wizard.core.rule_reading import by_sqlstate, by_translation
+from wizard.core.rule_reading import by_sqlstate, by_translation, listed_for
 from wizard.core.rules import (
     ACTIONS,
     CONFIDENCES,
@@ -229,13 +229,13 @@ def _in_context(hit: _Hit, rules: tuple[Rule, ...], text: str) -> _Hit:
 
 
 def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
-    """One message: by its SQLSTATE, then its message lines, its DETAIL/HINT lines, and last
-    the translations of login failures."""
+    """One message: by its SQLSTATE, then its message lines (in English, or read back from
+    another language), its DETAIL/HINT lines, and what lines under it refine."""
     primary, details = split_message(text)
     found, general = by_sqlstate(rules, code, (primary, details)) if code else (None, False)
     by_code = found is not None
     found = found or next((rule for rule in rules if rule.matches(primary)), None)
-    if not code and (found is None or found.id in _NETWORK):
+    if found is None or (not code and found.id in _NETWORK):
         # The message's own words in another language before its DETAIL/HINT lines (a translated
         # crash warning before libpq's "server closed the connection"), weighed as its English
         # (a translated "no pg_hba.conf entry ..., no encryption" too). A lost connection in
@@ -246,7 +246,7 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
         if read is not None and (found is None or rules.index(read[0]) < rules.index(found)):
             found, text = read
     found = found or next((rule for rule in rules if rule.matches(details)), None)
-    if found is None and details and not code:
+    if found is None and details:
         # The server's own message quoted in a tool's DETAIL line, in its language (pg_dump's
         # "detail: Error message from server: ERRORE: ..." under "PQgetResult() failed.").
         found, text = by_translation(details, rules) or (None, text)
@@ -255,9 +255,14 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
         # names the cause more precisely (the server's log says 'Role "x" does not exist.' under
         # "password authentication failed", PgBouncer's "no such user: x"): the finer rule.
         rule = found
-        later = "\n".join([*(line for line in primary.splitlines()[1:] if not rule.matches(line)), details])
-        if later.strip():
-            found = next((finer for finer in rules if rule.id in finer.refines and finer.matches(later)), rule)
+        finer = [candidate for candidate in rules if rule.id in candidate.refines]
+        later = [line for line in [*primary.splitlines(), *details.splitlines()] if line.strip()]
+        later = [line for line in later if not rule.matches(line)] if finer else []
+        found = next((candidate for candidate in finer if candidate.matches("\n".join(later))), rule)
+        if found is rule and not code:
+            # ...or in the server's language: a line read on its own (a translated HINT).
+            listed = (listed_for(line, rules) for line in later)
+            found = next((candidate for candidate in listed if candidate in finer), rule)
     return _Hit(found, text, by_code, code, general) if found else None
 
 

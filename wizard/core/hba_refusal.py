@@ -34,8 +34,9 @@ _LIBPQ = re.compile(
     r"|could not connect to server: |^connection failed: ",
     re.IGNORECASE | re.MULTILINE,
 )
+# (In a URL, a shell's variable, or a program's settings: 'sslmode': 'disable', sslmode => "allow".)
 _TLS_OFF = re.compile(
-    r"\bssl[_ ]?mode\s*[=:]\s*['\"]?(?:disable|allow)\b|\bssl\s*[=:]\s*['\"]?(?:false|0|off)\b"
+    r"\bssl[_ ]?mode['\"]?\s*(?:=>?|:)\s*['\"]?(?:disable|allow)\b|\bssl['\"]?\s*(?:=>?|:)\s*['\"]?(?:false|0|off)\b"
     r"|\bsslmode%3D(?:disable|allow)\b",
     re.IGNORECASE,
 )

@@ -35,10 +35,11 @@ _ENV_PASSWORD = re.compile(r"(\b[A-Z_]*PASSWORD\s*=\s*)(\S+)")
 # One attempt of several that libpq reports, wherever it starts (several share a line in
 # psycopg's "Multiple connection attempts" summary).
 _ATTEMPT = re.compile(r'connection to server (?:at|on socket) "[^"\n]*"[^\n]*? failed: ')
-# A server log line's prefix (log_line_prefix: time, [pid], user@db ...) before its severity.
+# A server log line's prefix (log_line_prefix: time, [pid], user@db ...) before its severity (in
+# any language: the server's "ВАЖНО:  ", "FEHLER:  ", with its two spaces).
 _LOG_PREFIX = re.compile(
     r"^(?:\d{4}-\d\d-\d\d[ T]|[^\n]*\[\d+\])[^\n]*?\s"
-    r"(?=(?:LOG|ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|STATEMENT|QUERY|LOCATION):\s)"
+    r"(?=(?:LOG|ERROR|FATAL|PANIC|WARNING|DETAIL|HINT|CONTEXT|STATEMENT|QUERY|LOCATION):\s|[^\W\d_]+:\s\s\S)"
 )
 # A line that starts another message: a severity (any language), a tool's "error:", a libpq
 # attempt, a Python exception's name.
@@ -117,7 +118,8 @@ def split_attempts(text: str) -> list[str]:
         cuts = [0, *(match.start() for match in _ATTEMPT.finditer(line)), len(line)]
         head, *tails = [line[start:end] for start, end in pairwise(cuts)]
         if head.strip() or not tails:
-            if messages and not _STARTS_MESSAGE.match(head) and not _same_severity(messages[-1][0], head):
+            continues = not _STARTS_MESSAGE.match(head) or _labelled(head, "detail") or _labelled(head, "quoted")
+            if messages and continues and not _severity_again(messages[-1], head):
                 messages[-1].append(head)
             else:
                 messages.append([head])
@@ -125,10 +127,21 @@ def split_attempts(text: str) -> list[str]:
     return [joined for joined in ("\n".join(lines) for lines in messages) if joined.strip()]
 
 
-def _same_severity(first: str, line: str) -> bool:
-    said = _SEVERITY.search(first)
+def _labelled(line: str, name: str) -> bool:
+    """Whether the line starts with a label of a message's further lines, in any language
+    (PostgreSQL's catalogs: "TIPP:", "ASTUCE :", "ПОДСКАЗКА:" ...)."""
+    from wizard.core.translated_messages import labelled  # the catalogs, read when first needed
+
+    return labelled(line, name)
+
+
+def _severity_again(lines: list[str], line: str) -> bool:
+    """Whether the line says a severity the message has said already (libpq's second attempt
+    after a first whose tool prefix is in another language: "psql: エラー: ... FATAL:  ...")."""
     again = _SEVERITY.search(line)
-    return bool(said and again and said.group(1) == again.group(1))
+    return again is not None and any(
+        (said := _SEVERITY.search(earlier)) is not None and said.group(1) == again.group(1) for earlier in lines
+    )
 
 
 # A driver's dump of a notice, not an error ({severity: 'NOTICE', code: '42P07', ...}): its code is
@@ -153,9 +166,9 @@ def split_message(text: str) -> tuple[str, str]:
     buckets: dict[str, list[str]] = {"message": [], "detail": [], "sql": []}
     section = "message"
     for line in text.splitlines():
-        if _QUOTED_SQL.match(line):
+        if _QUOTED_SQL.match(line) or _labelled(line, "quoted"):
             section = "sql"
-        elif _DETAIL.match(line):
+        elif _DETAIL.match(line) or _labelled(line, "detail"):
             section = "detail"
         elif _NEW_MESSAGE.match(line):
             section = "message"

@@ -40,6 +40,14 @@ def by_translation(text: str, rules: tuple[Rule, ...]) -> tuple[Rule, str] | Non
     return listed, english
 
 
+def listed_for(text: str, rules: tuple[Rule, ...]) -> Rule | None:
+    """The rule the first (most specific) translated wording the text holds is listed for: a
+    line read on its own, as a HINT under a message is (not as part of the text around it)."""
+    lowered = text.lower()
+    wording = next((wording for wording in wordings_in(lowered) if wording.pattern.search(text)), None)
+    return next((rule for rule in rules if wording is not None and rule.id == wording.rule), None)
+
+
 def by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> tuple[Rule | None, bool]:
     """The rule for a SQLSTATE, and whether it is only the code's general rule (the words of the
     message were not recognized)."""

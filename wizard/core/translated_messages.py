@@ -151,6 +151,14 @@ def _name(before: str) -> str:
     return f"([^{QUOTES}]+?)" if before and before in QUOTES else "(.+?)"
 
 
+def labelled(line: str, name: str) -> bool:
+    """Whether the line starts with one of the context's labels in any language ("detail":
+    DETAIL, HINT, TIPP, ASTUCE, ПОДСКАЗКА ...; "quoted": QUERY, CONTEXT, STATEMENT ...)."""
+    start = line.lstrip()
+    head = start[:48].lower()
+    return any(wording.literal in head and wording.pattern.match(start) for wording in contexts().get(name, ()))
+
+
 @cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
