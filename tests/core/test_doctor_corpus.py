@@ -145,6 +145,10 @@ def test_the_mutations_really_change_most_messages() -> None:
          "database-missing"),
         ('ERROR: prepared statement "__asyncpg_stmt_1__" does not exist', "pooler-prepared-statement"),
         ("sh: pg_dump: command not found", "tool-missing"),
+        ("Backup failed: Error: spawn pg_dump ENOENT\n    at ChildProcess._handle.onexit"
+         " (node:internal/child_process:285:19)", "tool-missing"),  # Node's child_process
+        ('backup: exec: "pg_dump": executable file not found in $PATH', "tool-missing"),  # Go's os/exec
+        ('java.io.IOException: Cannot run program "pg_dump": error=2, No such file or directory', "tool-missing"),
         ("zsh: command not found: psql", "tool-missing"),
         ("'pg_dump' is not recognized as an internal or external command,\noperable program or batch file.",
          "tool-missing"),

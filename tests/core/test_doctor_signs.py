@@ -102,6 +102,10 @@ def test_a_setting_the_server_refuses_while_starting_the_session_came_in_the_opt
         " SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed')))",
         'docker: Error response from daemon: Get "https://registry-1.docker.io/v2/": tls: failed to verify'
         " certificate: x509: certificate signed by unknown authority.",
+        "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection"
+        " broken by 'SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify"
+        " failed'))': /simple/psycopg2-binary/\nERROR: Could not find a version that satisfies the requirement"
+        " psycopg2-binary (from versions: none)",  # pip names the package: no sign of the database
     ],
 )
 def test_another_services_certificate_failure_is_not_the_databases(text: str) -> None:

@@ -62,6 +62,11 @@ POSTGRES_NAMED = re.compile(
 WEB_ADDRESS = re.compile(r"\b(?:https?|wss?)://[^\s'\")]+|\burl: /\S+|(?<=: )/(?:simple|packages)/\S+", re.IGNORECASE)
 
 
+# A driver's package as pip names it ("requirement psycopg2-binary", "psycopg[binary,pool]"): an
+# installation's words, not the driver's.
+PACKAGE_NAME = re.compile(r"\bpsycopg2?(?:-binary|-pool|\[[\w,]+\])", re.IGNORECASE)
+
+
 def postgres_sign(text: str) -> bool:
-    """A sign of PostgreSQL outside any web address in the text."""
-    return POSTGRES_SIGN.search(WEB_ADDRESS.sub(" ", text)) is not None
+    """A sign of PostgreSQL outside any web address and package name in the text."""
+    return POSTGRES_SIGN.search(PACKAGE_NAME.sub(" ", WEB_ADDRESS.sub(" ", text))) is not None
