@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from tools.translation_left_out import LEFT_OUT as LEFT_OUT
+from tools.translation_server_errors import SERVER_ERROR_MSGIDS
 
 
 class Message(NamedTuple):
@@ -215,105 +216,7 @@ GENERAL: tuple[Message, ...] = (
 )
 
 # The server's ERROR messages, pasted without their SQLSTATE (the code decides when there is one).
-SERVER_ERRORS: tuple[Message, ...] = _in(
-    "postgres",
-    "canceling statement due to lock timeout", 'could not obtain lock on relation "%s"',
-    'could not obtain lock on relation "%s.%s"', 'could not obtain lock on row in relation "%s"',
-    "deadlock detected",
-    "could not serialize access due to concurrent update", "could not serialize access due to concurrent delete",
-    "could not serialize access due to read/write dependencies among transactions",
-    "canceling statement due to statement timeout", "canceling statement due to user request",
-    "canceling statement due to conflict with recovery",
-    "terminating connection due to conflict with recovery", "terminating connection due to transaction timeout",
-    "cannot execute %s in a read-only transaction", "cannot execute %s during recovery",
-    "cannot set transaction read-write mode inside a read-only transaction",
-    "%s cannot run inside a transaction block",
-    "current transaction is aborted, commands ignored until end of transaction block",
-    'duplicate key value violates unique constraint "%s"', 'could not create unique index "%s"',
-    'insert or update on table "%s" violates foreign key constraint "%s"',
-    'update or delete on table "%s" violates foreign key constraint "%s" on table "%s"',
-    'removing partition "%s" violates foreign key constraint "%s"',
-    'null value in column "%s" of relation "%s" violates not-null constraint',
-    'null value in column "%s" violates not-null constraint',
-    'column "%s" of relation "%s" contains null values', 'column "%s" of table "%s" contains null values',
-    'column "%s" contains null values',
-    'invalid input syntax for type %s: "%s"', "invalid input syntax for type %s",
-    'invalid input value for enum %s: "%s"', 'date/time field value out of range: "%s"',
-    *(f'invalid input syntax for type {name}: "%s"' for name in (
-        "boolean", "box", "circle", "double precision", "line", "lseg", "macaddr", "money", "numeric", "oid",
-        "path", "point", "polygon", "real", "tid")),
-    "invalid input syntax for type bytea", "invalid input syntax for type json",
-    "value too long for type character varying(%d)", "value too long for type character(%d)",
-    "numeric field overflow", "integer out of range", "bigint out of range", "smallint out of range",
-    'value "%s" is out of range for type %s', 'value "%s" is out of range for type integer',
-    'value "%s" is out of range for type bigint', 'value "%s" is out of range for type smallint',
-    'value "%s" is out of range for type oid',
-    '"%s" is out of range for type double precision', '"%s" is out of range for type real',
-    'must be member of role "%s"', 'must be able to SET ROLE "%s"',
-    'permission denied to create extension "%s"', "permission denied to create database",
-    'extension "%s" is not available', 'could not open extension control file "%s": %m',
-    'extension "%s" has no installation script nor update path for version "%s"',
-    *(f"must be owner of {kind} %s" for kind in (
-        "table", "relation", "index", "sequence", "view", "materialized view", "foreign table", "schema",
-        "database", "extension", "function", "procedure", "routine", "aggregate", "type", "domain", "collation",
-        "conversion", "language", "large object", "operator", "operator class", "operator family", "publication",
-        "subscription", "event trigger", "foreign server", "foreign-data wrapper", "statistics",
-        "statistics object", "tablespace", "text search configuration", "text search dictionary")),
-    "must be owner of type %s or type %s", "must be owner of large object %u",
-    *(f"permission denied for {kind} %s" for kind in (
-        "table", "relation", "index", "sequence", "view", "materialized view", "foreign table", "schema",
-        "database", "column", "extension", "function", "procedure", "routine", "aggregate", "type", "domain",
-        "collation", "conversion", "language", "large object", "operator", "operator class", "operator family",
-        "parameter", "policy", "publication", "subscription", "event trigger", "foreign server",
-        "foreign-data wrapper", "statistics", "statistics object", "tablespace", "text search configuration",
-        "text search dictionary")),
-    'permission denied for column "%s" of relation "%s"', "permission denied for large object %u",
-    'permission denied to create "%s.%s"', 'permission denied to create temporary tables in database "%s"',
-    "permission denied to create role", 'permission denied to set role "%s"', 'permission denied to set parameter "%s"',
-    "permission denied to COPY from a file", "permission denied to COPY to a file",
-    "permission denied to COPY to or from an external program",
-    # Server features kept for superusers and the roles granted them (PostgreSQL 14's "a member
-    # of", 15's "have privileges of", 16's plain "must be superuser").
-    *(f"must be superuser or {who} the pg_{role} role to COPY {what}" for who in ("a member of", "have privileges of")
-      for role, what in (("read_server_files", "from a file"), ("write_server_files", "to a file"),
-                         ("execute_server_program", "to or from an external program"))),
-    "must be superuser to COPY to or from a file", "must be superuser to COPY to or from an external program",
-    "must be superuser to create custom procedural language", 'must be superuser to create procedural language "%s"',
-    "must be superuser to create a base type", "must be superuser to execute ALTER SYSTEM command",
-    "must be superuser to alter settings globally", "must be superuser to create subscriptions",
-    "must be superuser to create FOR ALL TABLES publication", "must be superuser",
-    "cannot drop %s because other objects depend on it",
-    'role "%s" cannot be dropped because some objects depend on it',
-    "cannot alter type of a column used by a view or rule",
-    *(f'{kind} "%s" already exists' for kind in (
-        "type", "schema", "database", "role", "extension", "event trigger", "check constraint", "access method",
-        "collation", "conversion", "foreign-data wrapper", "language", "publication", "server", "statistics object",
-        "subscription")),
-    *(f'{kind} "%s" already exists in schema "%s"' for kind in (
-        "collation", "conversion", "statistics object", "text search configuration", "text search dictionary",
-        "text search parser", "text search template")),
-    'collation "%s" for encoding "%s" already exists', 'collation "%s" for encoding "%s" already exists in schema "%s"',
-    "default conversion for %s to %s already exists", "operator %s already exists",
-    'operator class "%s" for access method "%s" already exists',
-    'operator class "%s" for access method "%s" already exists in schema "%s"',
-    'operator family "%s" for access method "%s" already exists',
-    'operator family "%s" for access method "%s" already exists in schema "%s"',
-    'user mapping "%s" already exists for server %s', 'user mapping for "%s" already exists for server "%s"',
-    'user mapping for "%s" already exists for server %s',
-    'type "%s" already exists in schema "%s"', 'constraint "%s" for relation "%s" already exists',
-    'multiple primary keys for table "%s" are not allowed',
-    'constraint "%s" for domain "%s" already exists', 'constraint "%s" for domain %s already exists',
-    'trigger "%s" for relation "%s" already exists', 'rule "%s" for relation "%s" already exists',
-    'function "%s" already exists with same argument types', 'function %s already exists in schema "%s"',
-    "cast from type %s to type %s already exists",
-    'prepared statement "%s" already exists', 'prepared statement "%s" does not exist',
-    'relation "%s" does not exist', 'relation "%s.%s" does not exist', 'column "%s" does not exist',
-    'column "%s" of relation "%s" does not exist', 'schema "%s" does not exist',
-    "no schema has been selected to create in",
-    'could not extend file "%s": %m', 'could not extend file "%s" with FileFallocate(): %m',
-    'could not extend file "%s": wrote only %d of %d bytes at block %u',
-    "out of memory", "out of shared memory", "out of shared memory (%zu bytes requested)",
-)  # fmt: skip
+SERVER_ERRORS: tuple[Message, ...] = _in("postgres", *SERVER_ERROR_MSGIDS)
 
 # libpq's hint after a failed connect(): on its own (the system's words for the failure in a
 # language glibc does not speak, or from Windows) it means nothing answered at that address.
