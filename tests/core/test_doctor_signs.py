@@ -132,3 +132,15 @@ def test_a_certificate_failure_is_the_databases_as_surely_as_the_text_shows_post
 ) -> None:
     found = diagnose(text)
     assert (found.id, found.confidence) == ("ssl-certificate", confidence)
+
+
+def test_a_network_failure_beside_a_web_address_naming_a_driver_is_not_the_databases() -> None:
+    """pip reaching PyPI for psycopg2-binary: the driver's name is in the address, not the failure."""
+    text = (
+        "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded"
+        " with url: /simple/psycopg2-binary/ (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection"
+        " object at 0x7f>: Failed to establish a new connection: [Errno 111] Connection refused'))"
+    )
+    found = diagnose(text)
+    assert (found.recognized, found.confidence) == (False, "low")
+    assert [a.id for a in found.alternatives] == ["connection-refused"]

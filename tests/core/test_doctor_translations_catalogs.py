@@ -152,3 +152,13 @@ def test_the_index_finds_exactly_the_wordings_whose_longest_word_a_text_holds() 
     texts += [wording.literal for wording in every[::50]]  # each holds one at least
     for text in texts:
         assert translated_messages.wordings_in(text) == [w for w in every if w.literal in text], text[:80]
+
+
+@pytest.mark.parametrize("sqlstate", [None, "42501"])
+def test_a_translated_hint_refines_the_message_with_its_sqlstate_or_without(sqlstate: str | None) -> None:
+    text = (
+        "FEHLER:  keine Berechtigung, um Erweiterung »uuid-ossp« zu erzeugen\n"
+        "TIP:  CREATE-Privileg für die aktuelle Datenbank wird benötigt, um diese Erweiterung anzulegen."
+    )
+    found = diagnose(text, sqlstate=sqlstate)
+    assert (found.id, found.confidence) == ("permission-denied", "high")

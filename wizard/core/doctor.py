@@ -67,7 +67,7 @@ from itertools import pairwise
 
 from wizard.core.diagnosis import GENERAL_CHECKLIST, UNKNOWN_TITLE, Alternative, Diagnosis, unknown
 from wizard.core.hba_refusal import REFUSED_PLAIN, unlisted_first
-from wizard.core.message_signs import OTHER_DATABASE, OTHER_SERVICE, POSTGRES_NAMED, POSTGRES_SIGN, postgres_sign
+from wizard.core.message_signs import OTHER_DATABASE, OTHER_SERVICE, POSTGRES_NAMED, postgres_sign
 from wizard.core.message_text import (
     redact_message,
     repair_misdecoded,
@@ -218,7 +218,7 @@ def _in_context(hit: _Hit, rules: tuple[Rule, ...], text: str) -> _Hit:
         if not instead and not any(pattern.search(words) for pattern in rule.alternative_for):
             continue
         # A network failure in a text with no sign of PostgreSQL is another service's (see _weigh).
-        network = _rank(hit) >= 3 and not POSTGRES_SIGN.search(text)
+        network = _rank(hit) >= 3 and not postgres_sign(text)
         seen = None if network else rule.context.seen(text)
         if seen is None or (seen == "possible" and not instead):
             continue
@@ -259,7 +259,7 @@ def _read(rules: tuple[Rule, ...], text: str, code: str | None) -> _Hit | None:
         later = [line for line in [*primary.splitlines(), *details.splitlines()] if line.strip()]
         later = [line for line in later if not rule.matches(line)] if finer else []
         found = next((candidate for candidate in finer if candidate.matches("\n".join(later))), rule)
-        if found is rule and not code:
+        if found is rule:
             # ...or in the server's language: a line read on its own (a translated HINT).
             listed = (listed_for(line, rules) for line in later)
             found = next((candidate for candidate in listed if candidate in finer), rule)
@@ -305,7 +305,7 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
         others = [rule for rule in rules if rule.id == "no-pg-hba"]
         if others and unlisted_first(raw):
             first, others = others[0], [first]
-    postgres = POSTGRES_SIGN.search(raw) or any(POSTGRES_SIGN.search(hit.text) for hit in sure)  # or its catalogs'
+    postgres = postgres_sign(raw) or any(postgres_sign(hit.text) for hit in sure)  # or its catalogs'
     # A server's message no rule knows, beside an answer read from other words (a tool's, a hint's):
     # the answer is only probable.
     guessed = unexplained and not any(hit.by_code or _server_said(hit) for hit in sure)
@@ -316,7 +316,7 @@ def _weigh(found: list[_Hit], rules: tuple[Rule, ...], unexplained: bool, code: 
     if OTHER_DATABASE.search(raw) and not POSTGRES_NAMED.search(raw):
         # Another database's error: words PostgreSQL shares do not make its cause PostgreSQL's.
         confidence = "low"
-    if best >= 3 and (unexplained or (OTHER_SERVICE.search(raw) and not POSTGRES_SIGN.search(raw))):
+    if best >= 3 and (unexplained or (OTHER_SERVICE.search(raw) and not postgres_sign(raw))):
         # A server said something no rule knows, or the failure is another service's (a web API,
         # Redis): the network failure is not the answer.
         confidence = "low"

@@ -45,7 +45,9 @@ def listed_for(text: str, rules: tuple[Rule, ...]) -> Rule | None:
     line read on its own, as a HINT under a message is (not as part of the text around it)."""
     lowered = text.lower()
     wording = next((wording for wording in wordings_in(lowered) if wording.pattern.search(text)), None)
-    return next((rule for rule in rules if wording is not None and rule.id == wording.rule), None)
+    if wording is None:
+        return None
+    return next((rule for rule in rules if rule.id == wording.rule), None)
 
 
 def by_sqlstate(rules: tuple[Rule, ...], code: str, parts: tuple[str, str]) -> tuple[Rule | None, bool]:
